@@ -1,0 +1,74 @@
+/** The node:http handler: parse the target, find the route, check the origin, run the handler, answer errors. */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badRequest, forbidden, HttpError, notFound } from './errors.js';
+import { sendError, sendJson } from './http.js';
+import { routes, type Route } from './routes.js';
+import type { Services } from './services.js';
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export function createApp(services: Services): (req: IncomingMessage, res: ServerResponse) => void {
+  const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
+  const knownPaths = new Set(routes.map((route) => route.path));
+  return (req, res) => {
+    const started = performance.now();
+    let routeName = 'unmatched';
+    res.once('finish', () => {
+      services.metrics.requests.inc({ route: routeName, status: `${Math.floor(res.statusCode / 100)}xx` });
+      services.metrics.requestSeconds.observe({ route: routeName }, (performance.now() - started) / 1000);
+    });
+    const run = async () => {
+      const url = parseTarget(req.url ?? '');
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const route: Route | undefined = byKey.get(`${method} ${url.pathname}`);
+      if (!route) {
+        if (knownPaths.has(url.pathname)) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
+        throw notFound();
+      }
+      routeName = route.path;
+      if (UNSAFE_METHODS.has(route.method) && !sameOrigin(req, services.config.public_url)) {
+        throw forbidden('origin_forbidden', 'This request came from another site.');
+      }
+      await route.handler({ req, res, url, services });
+    };
+    run().catch((error: unknown) => answerError(res, error, services));
+  };
+}
+
+/** Only origin-form targets with well-formed percent-encoding; everything else is 400, not a guess. */
+function parseTarget(target: string): URL {
+  if (!target.startsWith('/') || /%(?![0-9A-Fa-f]{2})/.test(target)) {
+    throw badRequest('invalid_target', 'The request URL is malformed.');
+  }
+  const url = new URL(target, 'http://gatehouse.invalid');
+  try {
+    decodeURIComponent(url.pathname);
+  } catch {
+    throw badRequest('invalid_target', 'The request URL is not valid UTF-8.');
+  }
+  return url;
+}
+
+/**
+ * Browsers send Origin on cross-site posts; refuse it unless it is gatehouse's
+ * public origin or the host the request was sent to. No Origin (curl, API clients) passes.
+ */
+function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (origin === new URL(publicUrl).origin) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function answerError(res: ServerResponse, error: unknown, services: Services): void {
+  const known = error instanceof HttpError ? error : undefined;
+  if (!known) services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
+  if (res.headersSent) return void res.destroy();
+  if (known?.status === 413) res.setHeader('connection', 'close');
+  if (known) return sendError(res, known);
+  sendJson(res, 500, { error: 'internal_error', message: 'Something went wrong on our side.' });
+}

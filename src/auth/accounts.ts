@@ -1,0 +1,100 @@
+/** Registration, password sign-in and the account changes that end sessions. */
+import validator from 'validator';
+import type { Clock } from '../clock.js';
+import { badRequest, conflict, unauthorized } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { StoreConflict, type Store, type User } from '../store/types.js';
+import { passwordProblem, type PasswordHasher } from './passwords.js';
+import type { Sessions } from './sessions.js';
+
+export const MAX_USERNAME_LENGTH = 64;
+const MAX_EMAIL_LENGTH = 254;
+/** Letters, digits and . _ - in any script; no spaces, no @ (logins by email stay unambiguous), no controls. */
+const USERNAME = /^[\p{L}\p{N}\p{M}._-]+$/u;
+
+export function usernameProblem(username: string): string | undefined {
+  if (username.length === 0 || username.length > MAX_USERNAME_LENGTH) {
+    return `Usernames have 1 to ${MAX_USERNAME_LENGTH} characters.`;
+  }
+  if (!USERNAME.test(username)) return 'Usernames may contain only letters, digits, dots, dashes and underscores.';
+  return undefined;
+}
+
+export function emailProblem(email: string): string | undefined {
+  if (email.length > MAX_EMAIL_LENGTH || !validator.isEmail(email, { allow_display_name: false, allow_ip_domain: false })) {
+    return 'That is not an email address.';
+  }
+  return undefined;
+}
+
+export interface AccountDeps {
+  store: Store;
+  passwords: PasswordHasher;
+  sessions: Sessions;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
+const wrongCredentials = () => unauthorized('invalid_credentials', 'The username or password is wrong.');
+
+export class Accounts {
+  constructor(private readonly deps: AccountDeps) {}
+
+  /** Checks input before spending argon2 on it; throws 400 or 409. */
+  async register(input: { username: string; email?: string; password: string; admin?: boolean }): Promise<User> {
+    const username = input.username.normalize('NFC');
+    const problem =
+      usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
+    if (problem) throw badRequest('invalid_input', problem);
+    try {
+      const user = await this.deps.store.createUser({
+        username,
+        email: input.email ?? null,
+        passwordHash: await this.deps.passwords.hash(input.password),
+        admin: input.admin ?? false,
+        now: this.deps.clock.now(),
+      });
+      this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins') });
+      return user;
+    } catch (error) {
+      if (error instanceof StoreConflict) throw conflict(`${error.field}_taken`, `That ${error.field} is already taken.`);
+      throw error;
+    }
+  }
+
+  /** Unknown user, disabled user and wrong password fail alike, after the same argon2 work. */
+  async authenticate(login: string, password: string): Promise<User> {
+    const { store, passwords, metrics, log } = this.deps;
+    const tooLong = Buffer.byteLength(password) > 4096 || login.length > 320;
+    const user = tooLong ? undefined : await store.findUserByLogin(login);
+    const matches = await passwords.verify(user?.passwordHash, tooLong ? '' : password);
+    if (!user || !matches || user.disabled) {
+      metrics.logins.inc({ result: 'failure' });
+      log.info('login_failed', { reason: !user ? 'unknown_user' : !matches ? 'wrong_password' : 'user_disabled' });
+      throw wrongCredentials();
+    }
+    if (passwords.needsRehash(user.passwordHash)) {
+      await store.setPasswordHash(user.id, await passwords.hash(password));
+    }
+    metrics.logins.inc({ result: 'success' });
+    log.info('login_succeeded', { user_id: user.id });
+    return user;
+  }
+
+  /** Sets a new password and ends every session of the user. */
+  async changePassword(user: User, password: string): Promise<void> {
+    const problem = passwordProblem(password);
+    if (problem) throw badRequest('invalid_input', problem);
+    await this.deps.store.setPasswordHash(user.id, await this.deps.passwords.hash(password));
+    await this.deps.sessions.endAllOfUser(user.id, 'password_changed');
+    this.deps.log.info('password_changed', { user_id: user.id });
+  }
+
+  async setDisabled(user: User, disabled: boolean): Promise<void> {
+    await this.deps.store.setDisabled(user.id, disabled);
+    if (disabled) await this.deps.sessions.endAllOfUser(user.id, 'user_disabled');
+    this.deps.log.info(disabled ? 'user_disabled' : 'user_enabled', { user_id: user.id });
+  }
+}

@@ -1,0 +1,56 @@
+/** The only module that uses argon2. Hashes are argon2id PHC strings in the standard m=,t=,p= order. */
+import argon2 from 'argon2';
+
+/** OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane. */
+export const OWASP_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export const MIN_PASSWORD_LENGTH = 10;
+/** Long passphrases are welcome; this only stops a megabyte "password" from costing CPU. */
+export const MAX_PASSWORD_BYTES = 4096;
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  /** Always spends one argon2 verification, also for an unknown user (`hash` undefined). */
+  verify(hash: string | undefined, password: string): Promise<boolean>;
+  needsRehash(hash: string): boolean;
+}
+
+type Parameters = { memoryCost: number; timeCost: number; parallelism: number };
+
+export async function createPasswordHasher(options: { pepper?: string; parameters?: Parameters } = {}): Promise<PasswordHasher> {
+  const parameters = options.parameters ?? OWASP_PARAMETERS;
+  const secret = options.pepper ? Buffer.from(options.pepper) : undefined;
+  const hash = async (password: string) =>
+    standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) }));
+  // Compared against when the user does not exist, so both answers take the same time.
+  const dummyHash = await hash(crypto.randomUUID());
+  return {
+    hash,
+    async verify(stored, password) {
+      const matches = await argon2.verify(stored ?? dummyHash, password, secret && { secret }).catch(() => false);
+      return matches && stored !== undefined;
+    },
+    needsRehash(stored) {
+      const found = readParameters(stored);
+      return !found || found.memoryCost < parameters.memoryCost || found.timeCost < parameters.timeCost;
+    },
+  };
+}
+
+/** npm argon2 writes m=,p=,t=; libargon2 verifiers (PHP, python argon2-cffi) only read m=,t=,p=. */
+export function standardOrder(phc: string): string {
+  return phc.replace(/\$m=(\d+),p=(\d+),t=(\d+)\$/, '$m=$1,t=$3,p=$2$');
+}
+
+function readParameters(phc: string): Parameters | undefined {
+  if (!phc.startsWith('$argon2id$')) return undefined;
+  const fields = Object.fromEntries([...phc.matchAll(/([mtp])=(\d+)/g)].map(([, key, value]) => [key!, Number(value)]));
+  if (!fields['m'] || !fields['t'] || !fields['p']) return undefined;
+  return { memoryCost: fields['m'], timeCost: fields['t'], parallelism: fields['p'] };
+}
+
+export function passwordProblem(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `Passwords need at least ${MIN_PASSWORD_LENGTH} characters.`;
+  if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return `Passwords may be at most ${MAX_PASSWORD_BYTES} bytes long.`;
+  return undefined;
+}

@@ -1,0 +1,138 @@
+/**
+ * Sessions: starting one at sign-in, refreshing it inside the trust-window rules,
+ * and ending it. The database is touched here and nowhere on the hot path.
+ */
+import type { Clock } from '../clock.js';
+import { unauthorized } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Store, User } from '../store/types.js';
+import {
+  hashSecret,
+  newRefreshToken,
+  newSessionId,
+  parseRefreshToken,
+  sameHash,
+  sealToken,
+  unsealToken,
+  type RefreshToken,
+} from './refresh-tokens.js';
+import type { RevocationList } from './revocations.js';
+import type { AccessClaims, AccessTokens } from './tokens.js';
+import { decideRefresh, type SessionLimits } from './trust-window.js';
+
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  /** Seconds the access token lives. */
+  expiresIn: number;
+  claims: AccessClaims;
+}
+
+export interface SessionDeps {
+  store: Store;
+  tokens: AccessTokens;
+  revocations: RevocationList;
+  clock: Clock;
+  limits: SessionLimits;
+  log: Logger;
+  metrics: Metrics;
+}
+
+const refused = () => unauthorized('refresh_token_invalid', 'The session has ended; please sign in again.');
+
+export class Sessions {
+  /** Requests in this process racing with one refresh token share one refresh. */
+  #inFlight = new Map<string, Promise<IssuedTokens>>();
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  async start(user: User): Promise<IssuedTokens> {
+    const refresh = newRefreshToken(newSessionId());
+    const now = this.deps.clock.now();
+    await this.deps.store.createSession({ id: refresh.sessionId, userId: user.id, refreshHash: hashSecret(refresh.secret), now });
+    return this.#issue(user, refresh);
+  }
+
+  refresh(value: string): Promise<IssuedTokens> {
+    const running = this.#inFlight.get(value);
+    if (running) return running;
+    const refreshing = this.#refresh(value).finally(() => this.#inFlight.delete(value));
+    this.#inFlight.set(value, refreshing);
+    return refreshing;
+  }
+
+  async #refresh(value: string, attempt = 0): Promise<IssuedTokens> {
+    const presented = parseRefreshToken(value);
+    if (!presented) throw refused();
+    const { store, clock, limits, metrics, log } = this.deps;
+    const session = await store.findSession(presented.sessionId);
+    const user = session && (await store.findUserById(session.userId));
+    const presentedHash = hashSecret(presented.secret);
+    // Compare in constant time, then hand the pure decision exact hashes.
+    const matched = session && (sameHash(presentedHash, session.refreshHash) || sameHash(presentedHash, session.prevRefreshHash));
+    const now = clock.now();
+    const decision = decideRefresh(session, user, matched ? presentedHash : '', now, limits);
+    metrics.refreshes.inc({ result: decision });
+
+    if (decision === 'rotate') {
+      const next = newRefreshToken(presented.sessionId);
+      const rotated = await store.rotateRefresh({
+        sessionId: presented.sessionId,
+        expectedHash: presentedHash,
+        newHash: hashSecret(next.secret),
+        sealedRefresh: sealToken(presented, next),
+        now,
+      });
+      if (rotated) return this.#issue(user!, next);
+      // Another instance rotated it first: decide again, now as a racing request.
+      if (attempt === 0) return this.#refresh(value, 1);
+      throw refused();
+    }
+    if (decision === 'grace_replay') {
+      const current = session!.sealedRefresh && unsealToken(presented, session!.sealedRefresh);
+      if (current) return this.#issue(user!, current);
+      throw refused();
+    }
+    if (decision === 'reuse_detected') {
+      await this.end(presented.sessionId, 'refresh_token_reuse');
+      log.warn('refresh_token_reuse', { session_id: presented.sessionId, user_id: session!.userId });
+    }
+    throw refused();
+  }
+
+  /** The session a refresh token belongs to, if the token is its current or just-replaced one. */
+  async sessionOf(value: string): Promise<{ sessionId: string; userId: string } | undefined> {
+    const presented = parseRefreshToken(value);
+    const session = presented && (await this.deps.store.findSession(presented.sessionId));
+    if (!presented || !session || session.revokedAt !== null) return undefined;
+    const hash = hashSecret(presented.secret);
+    const known = sameHash(hash, session.refreshHash) || sameHash(hash, session.prevRefreshHash);
+    return known ? { sessionId: session.id, userId: session.userId } : undefined;
+  }
+
+  async end(sessionId: string, reason: string): Promise<void> {
+    this.deps.revocations.add([sessionId]);
+    if (await this.deps.store.revokeSession(sessionId, this.deps.clock.now())) {
+      this.deps.metrics.revocations.inc({ reason });
+    }
+  }
+
+  async endAllOfUser(userId: string, reason: string): Promise<number> {
+    const ended = await this.deps.store.revokeUserSessions(userId, this.deps.clock.now());
+    this.deps.revocations.add(ended);
+    this.deps.metrics.revocations.inc({ reason }, ended.length);
+    return ended.length;
+  }
+
+  async #issue(user: User, refresh: RefreshToken): Promise<IssuedTokens> {
+    const { token, claims } = await this.deps.tokens.sign({
+      sub: user.id,
+      sid: refresh.sessionId,
+      username: user.username,
+      email: user.email,
+      groups: user.groups,
+    });
+    return { accessToken: token, refreshToken: refresh.value, expiresIn: claims.exp - claims.iat, claims };
+  }
+}

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/** The `gatehouse` command: serve, and the admin tasks that work beside a running server. */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { stringify as toYaml } from 'yaml';
+import { generateSigningKey } from './auth/tokens.js';
+import { systemClock } from './clock.js';
+import { loadConfig, redactedConfig, SETTINGS, type Config } from './config.js';
+import { HttpError } from './errors.js';
+import { createLogger, silentLogger } from './log.js';
+import { createMetrics } from './metrics.js';
+import { startGatehouse } from './server.js';
+import { createServices, type Services } from './services.js';
+import { openSqlStore } from './store/sql-store.js';
+
+const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
+
+  serve                                   run the proxy and its auth endpoints
+  user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
+  user passwd NAME                        set a new password (ends the user's sessions)
+  user disable NAME | user enable NAME    disabling ends every session of the user
+  user list                               list users
+  sessions revoke --user NAME             end every session of a user
+  keys rotate                             add a new signing key (used everywhere within 30s)
+  config check                            print the effective configuration, secrets redacted
+
+Settings: see SPEC; any setting can be given as --name value or GATEHOUSE_NAME.`;
+
+class UsageError extends Error {}
+
+const settingFlags = Object.keys(SETTINGS).flatMap((name) => [name, name.replaceAll('_', '-')]);
+const OPTIONS = {
+  ...Object.fromEntries(settingFlags.map((flag) => [flag, { type: 'string' as const }])),
+  config: { type: 'string' as const },
+  email: { type: 'string' as const },
+  user: { type: 'string' as const },
+  admin: { type: 'boolean' as const },
+  help: { type: 'boolean' as const, short: 'h' },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  if (values.help || positionals.length === 0) {
+    console.log(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const { email, user, admin, help: _help, ...configFlags } = values;
+  const { config, errors } = loadConfig({
+    flags: configFlags as Record<string, string>,
+    env: process.env,
+    readFile: (path) => readFileSync(path, 'utf8'),
+  });
+  if (!config) {
+    for (const line of errors) console.error(`gatehouse: ${line}`);
+    return 2;
+  }
+  const command = positionals.join(' ');
+  if (command === 'serve') return serve(config);
+  if (command === 'config check') {
+    process.stdout.write(toYaml(redactedConfig(config)));
+    return 0;
+  }
+  const services = await openServices(config);
+  try {
+    return await runTask(services, positionals, { email, user, admin: admin ?? false });
+  } finally {
+    await services.store.close();
+  }
+}
+
+async function serve(config: Config): Promise<number> {
+  const log = createLogger(config.log_level);
+  const running = await startGatehouse(config, { log });
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
+  });
+  log.info('draining');
+  await running.close();
+  return 0;
+}
+
+async function openServices(config: Config): Promise<Services> {
+  const store = await openSqlStore(config.database_url);
+  await store.migrate();
+  return createServices({ config, store, clock: systemClock, log: silentLogger, metrics: createMetrics() });
+}
+
+interface TaskFlags {
+  email?: string;
+  user?: string;
+  admin: boolean;
+}
+
+async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
+  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const task = `${noun} ${verb}`;
+  const { store, accounts, sessions } = services;
+  const findUser = async (username: string | undefined) => {
+    if (!username) throw new UsageError(`${task} needs a user name`);
+    const found = await store.findUserByLogin(username);
+    if (!found) throw new HttpError(404, 'user_not_found', `no user named ${username}`);
+    return found;
+  };
+  switch (task) {
+    case 'user add': {
+      if (!name) throw new UsageError('user add needs a user name');
+      const created = await accounts.register({ username: name, email: flags.email, password: await readPassword(), admin: flags.admin });
+      console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
+      return 0;
+    }
+    case 'user passwd': {
+      const found = await findUser(name);
+      await accounts.changePassword(found, await readPassword());
+      console.log(`password of ${found.username} changed; its sessions have ended`);
+      return 0;
+    }
+    case 'user disable':
+    case 'user enable': {
+      const found = await findUser(name);
+      await accounts.setDisabled(found, verb === 'disable');
+      console.log(`${found.username} ${verb}d`);
+      return 0;
+    }
+    case 'user list': {
+      for (const u of await store.listUsers()) {
+        console.log([u.username, u.email ?? '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', u.id].join('\t'));
+      }
+      return 0;
+    }
+    case 'sessions revoke': {
+      const found = await findUser(flags.user ?? name);
+      const ended = await sessions.endAllOfUser(found.id, 'admin_revoked');
+      console.log(`ended ${ended} session(s) of ${found.username}`);
+      return 0;
+    }
+    case 'keys rotate': {
+      const key = await generateSigningKey(Date.now());
+      await store.addSigningKey(key);
+      console.log(`added signing key ${key.kid}; running instances sign with it within 30s`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command: ${[noun, verb].filter(Boolean).join(' ')}`);
+  }
+}
+
+/** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? '';
+  }
+  const first = await prompt('Password: ');
+  if ((await prompt('Again: ')) !== first) throw new UsageError('the passwords differ');
+  return first;
+}
+
+function prompt(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+  const output = rl as unknown as { _writeToOutput: (text: string) => void };
+  output._writeToOutput = (text) => process.stdout.write(text.startsWith(question) ? question : '');
+  return new Promise((resolve) =>
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stdout.write('\n');
+      resolve(answer);
+    }),
+  );
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`gatehouse: ${(error as Error).message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (error instanceof HttpError) {
+      console.error(`gatehouse: ${error.message}`);
+      process.exit(1);
+    }
+    console.error(`gatehouse: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,33 @@
+import { sessionCookies } from '../auth/cookies.js';
+import { HttpError } from '../errors.js';
+import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { loginPage } from '../pages.js';
+import { renderPage, type Scope } from '../scope.js';
+import { echo, returnUrl, tokenBody } from './common.js';
+
+export async function showLoginPage(scope: Scope): Promise<void> {
+  const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
+  const registrationOpen = scope.services.config.registration === 'open';
+  renderPage(scope, 200, (nonce) => loginPage({ nonce, rd, registrationOpen }));
+}
+
+/** POST /_auth/login: a form (cookies, 303 to rd) or JSON (the token body and cookies). */
+export async function login(scope: Scope): Promise<void> {
+  const { accounts, sessions, config } = scope.services;
+  const { kind, fields } = await parseBody(scope.req);
+  const rd = returnUrl(scope, fields['rd']);
+  try {
+    const username = stringField(fields, 'username', { required: true, max: 320 });
+    const password = stringField(fields, 'password', { required: true, max: 8192 });
+    const tokens = await sessions.start(await accounts.authenticate(username, password));
+    const cookies = sessionCookies(tokens, config);
+    if (kind === 'form') return sendRedirect(scope.res, rd, cookies);
+    sendJson(scope.res, 200, tokenBody(tokens), cookies);
+  } catch (error) {
+    if (kind !== 'form' || !(error instanceof HttpError)) throw error;
+    const registrationOpen = config.registration === 'open';
+    renderPage(scope, error.status, (nonce) =>
+      loginPage({ nonce, rd, error: error.message, username: echo(fields['username']), registrationOpen }),
+    );
+  }
+}

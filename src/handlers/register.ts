@@ -1,0 +1,40 @@
+import { sessionCookies } from '../auth/cookies.js';
+import { forbidden, HttpError } from '../errors.js';
+import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { messagePage, registerPage } from '../pages.js';
+import { renderPage, type Scope } from '../scope.js';
+import { echo, returnUrl, tokenBody } from './common.js';
+
+const closed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
+
+export async function showRegisterPage(scope: Scope): Promise<void> {
+  if (scope.services.config.registration !== 'open') {
+    return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Registration is closed', message: closed().message }));
+  }
+  const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
+  renderPage(scope, 200, (nonce) => registerPage({ nonce, rd, registrationOpen: true }));
+}
+
+/** POST /_auth/register: 201 with the token body (JSON) or cookies and a 303 to rd (form). */
+export async function register(scope: Scope): Promise<void> {
+  const { accounts, sessions, config } = scope.services;
+  const { kind, fields } = await parseBody(scope.req);
+  const rd = returnUrl(scope, fields['rd']);
+  try {
+    if (config.registration !== 'open') throw closed();
+    const user = await accounts.register({
+      username: stringField(fields, 'username', { required: true, max: 256 }),
+      email: stringField(fields, 'email', { max: 320 }),
+      password: stringField(fields, 'password', { required: true, max: 8192 }),
+    });
+    const tokens = await sessions.start(user);
+    const cookies = sessionCookies(tokens, config);
+    if (kind === 'form') return sendRedirect(scope.res, rd, cookies);
+    sendJson(scope.res, 201, tokenBody(tokens), cookies);
+  } catch (error) {
+    if (kind !== 'form' || !(error instanceof HttpError)) throw error;
+    renderPage(scope, error.status, (nonce) =>
+      registerPage({ nonce, rd, error: error.message, username: echo(fields['username']), email: echo(fields['email']), registrationOpen: true }),
+    );
+  }
+}

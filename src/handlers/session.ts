@@ -1,0 +1,101 @@
+/** Refresh, logout, userinfo and the JWKS: the endpoints around an existing session. */
+import { authenticate } from '../auth/authenticate.js';
+import { clearedCookies, readSessionCookies, sessionCookies } from '../auth/cookies.js';
+import { TokenInvalid } from '../auth/tokens.js';
+import { unauthorized } from '../errors.js';
+import { parseBody, sendEmpty, sendJson, sendRedirect, stringField } from '../http.js';
+import { signedInPage } from '../pages.js';
+import { renderPage, type Scope } from '../scope.js';
+import { loginUrl, tokenBody } from './common.js';
+
+/** POST /_auth/refresh: a rotated pair for the refresh token in the body or the cookie. */
+export async function refresh(scope: Scope): Promise<void> {
+  const { sessions, config } = scope.services;
+  const { fields } = await parseBody(scope.req);
+  const presented = stringField(fields, 'refresh_token', { max: 512 }) ?? readSessionCookies(scope.req.headers.cookie).refresh;
+  if (!presented) throw unauthorized('refresh_token_missing', 'Send a refresh_token, or the refresh cookie.');
+  const tokens = await sessions.refresh(presented);
+  sendJson(scope.res, 200, tokenBody(tokens), sessionCookies(tokens, config));
+}
+
+/**
+ * POST /_auth/logout: ends the session named by a refresh token (body or cookie)
+ * or a valid access token; `{"all":true}` ends every session of its user.
+ * Answers alike whether or not a session was found, and always clears the cookies.
+ */
+export async function logout(scope: Scope): Promise<void> {
+  const { sessions, config } = scope.services;
+  const { kind, fields } = await parseBody(scope.req);
+  const session = await sessionToEnd(scope, stringField(fields, 'refresh_token', { max: 512 }));
+  if (session && (fields['all'] === true || fields['all'] === 'true')) {
+    await sessions.endAllOfUser(session.userId, 'logout_all');
+  } else if (session) {
+    await sessions.end(session.sessionId, 'logout');
+  }
+  const cookies = clearedCookies(config);
+  if (kind === 'form') return sendRedirect(scope.res, loginUrl('/'), cookies);
+  sendEmpty(scope.res, 204, cookies);
+}
+
+async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
+  const { sessions, tokens } = scope.services;
+  const cookies = readSessionCookies(scope.req.headers.cookie);
+  const refreshToken = bodyToken ?? cookies.refresh;
+  const found = refreshToken && (await sessions.sessionOf(refreshToken));
+  if (found) return found;
+  const bearer = /^Bearer +(\S+)$/i.exec(scope.req.headers.authorization ?? '')?.[1];
+  const accessToken = bearer ?? cookies.access;
+  if (!accessToken) return undefined;
+  try {
+    const claims = await tokens.verify(accessToken);
+    return { sessionId: claims.sid, userId: claims.sub };
+  } catch (error) {
+    if (error instanceof TokenInvalid) return undefined;
+    throw error;
+  }
+}
+
+/** GET /_auth/userinfo: the caller's identity, refreshing the session if its cookies allow. */
+export async function userinfo(scope: Scope): Promise<void> {
+  const { claims, setCookies = [], failure } = await authenticate(scope.req.headers, scope.services);
+  if (!claims) {
+    return sendJson(scope.res, 401, {
+      error: 'unauthenticated',
+      message: 'Sign in first.',
+      reason: failure,
+      login_url: loginUrl('/'),
+    });
+  }
+  sendJson(
+    scope.res,
+    200,
+    {
+      id: claims.sub,
+      username: claims.username,
+      email: claims.email,
+      groups: claims.groups,
+      session_id: claims.sid,
+      expires_at: new Date(claims.exp * 1000).toISOString(),
+    },
+    setCookies,
+  );
+}
+
+/** GET /_auth/jwks.json: the public keys that may have signed a live token. */
+export async function jwks(scope: Scope): Promise<void> {
+  const body = JSON.stringify(scope.services.keys.jwks());
+  scope.res.writeHead(200, {
+    'content-type': 'application/jwk-set+json',
+    'content-length': Buffer.byteLength(body),
+    // Short: a rotated key must reach verifiers well within a trust window.
+    'cache-control': 'public, max-age=60',
+  });
+  scope.res.end(body);
+}
+
+/** GET /: without an upstream, a small page saying who is signed in. */
+export async function home(scope: Scope): Promise<void> {
+  const { claims, setCookies = [] } = await authenticate(scope.req.headers, scope.services);
+  if (!claims) return sendRedirect(scope.res, loginUrl('/'), [], 302);
+  renderPage(scope, 200, (nonce) => signedInPage({ nonce, username: claims.username }), setCookies);
+}

@@ -1,0 +1,43 @@
+/** The only module that uses prom-client. Served on the management port only. */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'gatehouse_http_requests_total',
+      help: 'Requests by route and status class.',
+      labelNames: ['route', 'status'] as const,
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: 'gatehouse_http_request_duration_seconds',
+      help: 'Request latency by route.',
+      labelNames: ['route'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    logins: new Counter({
+      name: 'gatehouse_logins_total',
+      help: 'Sign-in attempts by result.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    refreshes: new Counter({
+      name: 'gatehouse_refreshes_total',
+      help: 'Refresh-token presentations by decision.',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    revocations: new Counter({
+      name: 'gatehouse_session_revocations_total',
+      help: 'Sessions ended, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,20 @@
+/** What every handler receives: the request, the response, the parsed URL and the services. */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendHtml } from './http.js';
+import type { Services } from './services.js';
+
+export interface Scope {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  services: Services;
+}
+
+export type Handler = (scope: Scope) => Promise<void>;
+
+/** Renders a page with a fresh CSP nonce for its inline style. */
+export function renderPage(scope: Scope, status: number, page: (nonce: string) => string, cookies: string[] = []): void {
+  const nonce = randomBytes(16).toString('base64');
+  sendHtml(scope.res, status, page(nonce), nonce, cookies);
+}

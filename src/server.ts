@@ -1,0 +1,84 @@
+/** Starts gatehouse: store, keys, both listeners; and stops it, draining in-flight requests. */
+import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { KEY_RELOAD_MS } from './auth/tokens.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config, Listen } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { createManagementApp } from './management.js';
+import { createMetrics } from './metrics.js';
+import { createServices, type Services } from './services.js';
+import { openSqlStore } from './store/sql-store.js';
+
+/** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
+const REVOCATION_SYNC_MS = 5_000;
+
+export interface RunningGatehouse {
+  services: Services;
+  /** `host:port` or `unix:/path` as actually bound (port 0 resolved). */
+  address: string;
+  managementAddress: string;
+  close(): Promise<void>;
+}
+
+export async function startGatehouse(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningGatehouse> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.log_level);
+  const store = await openSqlStore(config.database_url);
+  await store.migrate();
+  const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
+  await services.keys.init();
+  await services.revocations.sync();
+
+  const every = (ms: number, task: () => Promise<void>, event: string) =>
+    setInterval(() => task().catch((error: unknown) => log.error(event, { error: String(error) })), ms).unref();
+  const timers = [
+    every(KEY_RELOAD_MS, () => services.keys.reload(), 'key_reload_failed'),
+    every(REVOCATION_SYNC_MS, () => services.revocations.sync(), 'revocation_sync_failed'),
+  ];
+
+  const server = createServer(createApp(services));
+  const management = createServer(createManagementApp(services));
+  const address = await listen(server, config.listen);
+  const managementAddress = await listen(management, config.management_listen);
+  log.info('listening', { address, management: managementAddress });
+
+  return {
+    services,
+    address,
+    managementAddress,
+    async close() {
+      timers.forEach(clearInterval);
+      const drained = Promise.all([server, management].map(stopAccepting));
+      server.closeIdleConnections();
+      management.closeIdleConnections();
+      await drained;
+      await store.close();
+      log.info('stopped');
+    },
+  };
+}
+
+function listen(server: Server, at: Listen): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const done = () => {
+      server.off('error', reject);
+      const bound = server.address() as AddressInfo | string;
+      resolve(typeof bound === 'string' ? `unix:${bound}` : `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
+    };
+    if (at.kind === 'unix') {
+      rmSync(at.path, { force: true });
+      server.listen(at.path, done);
+    } else {
+      server.listen(at.port, at.host, done);
+    }
+  });
+}
+
+/** Stops accepting connections; resolves when in-flight requests have finished. */
+function stopAccepting(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

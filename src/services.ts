@@ -1,0 +1,38 @@
+/** Builds the long-lived parts of gatehouse from a config and a store. */
+import type { Clock } from './clock.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import { Accounts } from './auth/accounts.js';
+import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
+import { RevocationList } from './auth/revocations.js';
+import { Sessions } from './auth/sessions.js';
+import { AccessTokens, KeyRing } from './auth/tokens.js';
+import type { Store } from './store/types.js';
+
+export interface Services {
+  config: Config;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  keys: KeyRing;
+  tokens: AccessTokens;
+  revocations: RevocationList;
+  sessions: Sessions;
+  passwords: PasswordHasher;
+  accounts: Accounts;
+}
+
+export async function createServices(base: Pick<Services, 'config' | 'store' | 'clock' | 'log' | 'metrics'>): Promise<Services> {
+  const { config, store, clock, log, metrics } = base;
+  const issuer = new URL(config.public_url).origin;
+  const keys = new KeyRing(store, clock, config.trust_window);
+  const tokens = new AccessTokens(keys, clock, { issuer, audience: issuer, lifetimeMs: config.trust_window });
+  const revocations = new RevocationList(store, clock, config.trust_window);
+  const limits = { idleTimeoutMs: config.idle_timeout, sessionLifetimeMs: config.session_lifetime, refreshGraceMs: config.refresh_grace };
+  const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics });
+  const passwords = await createPasswordHasher({ pepper: config.password_pepper });
+  const accounts = new Accounts({ store, passwords, sessions, clock, log, metrics });
+  return { ...base, keys, tokens, revocations, sessions, passwords, accounts };
+}

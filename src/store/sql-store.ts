@@ -1,0 +1,128 @@
+/** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
+import { isUniqueViolation, openDb, type Db, type Row } from './db.js';
+import { loginKey, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
+
+const ADMIN_GROUPS = JSON.stringify(['admins']);
+
+const toUser = (row: Row): User => ({
+  id: String(row['id']),
+  username: String(row['username']),
+  email: row['email'] === null ? null : String(row['email']),
+  groups: JSON.parse(String(row['groups'])) as string[],
+  passwordHash: String(row['password_hash']),
+  disabled: Number(row['disabled']) === 1,
+  createdAt: Number(row['created_at']),
+});
+
+const orNull = (value: unknown) => (value === null || value === undefined ? null : value);
+
+const toSession = (row: Row): Session => ({
+  id: String(row['id']),
+  userId: String(row['user_id']),
+  createdAt: Number(row['created_at']),
+  lastUsedAt: Number(row['last_used_at']),
+  refreshHash: String(row['refresh_hash']),
+  prevRefreshHash: orNull(row['prev_refresh_hash']) as string | null,
+  rotatedAt: row['rotated_at'] === null ? null : Number(row['rotated_at']),
+  sealedRefresh: orNull(row['sealed_refresh']) as string | null,
+  revokedAt: row['revoked_at'] === null ? null : Number(row['revoked_at']),
+});
+
+const toKey = (row: Row): SigningKey => ({
+  kid: String(row['kid']),
+  alg: String(row['alg']),
+  privateJwk: String(row['private_jwk']),
+  publicJwk: String(row['public_jwk']),
+  createdAt: Number(row['created_at']),
+});
+
+export async function openSqlStore(url: string): Promise<Store> {
+  return sqlStore(await openDb(url));
+}
+
+export function sqlStore(db: Db): Store {
+  return {
+    migrate: () => db.migrate(),
+    ping: async () => void (await db.get('SELECT 1')),
+    close: async () => db.close(),
+
+    async createUser({ username, email = null, passwordHash, admin = false, now }: NewUser) {
+      try {
+        // One statement, so "first account is an administrator" holds even when two register at once.
+        const row = await db.get(
+          `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
+           SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
+           RETURNING *`,
+          [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now],
+        );
+        return toUser(row!);
+      } catch (error) {
+        const column = isUniqueViolation(error);
+        if (column === 'users.username_key') throw new StoreConflict('username');
+        if (column === 'users.email_key') throw new StoreConflict('email');
+        throw error;
+      }
+    },
+    async findUserById(id) {
+      const row = await db.get('SELECT * FROM users WHERE id = ?', [id]);
+      return row && toUser(row);
+    },
+    async findUserByLogin(login) {
+      const key = loginKey(login);
+      const row = await db.get('SELECT * FROM users WHERE username_key = ? OR email_key = ? ORDER BY username_key = ? DESC LIMIT 1', [key, key, key]);
+      return row && toUser(row);
+    },
+    async listUsers() {
+      return (await db.all('SELECT * FROM users ORDER BY created_at, username_key')).map(toUser);
+    },
+    async setPasswordHash(userId, passwordHash) {
+      await db.run('UPDATE users SET password_hash = ? WHERE id = ?', [passwordHash, userId]);
+    },
+    async setDisabled(userId, disabled) {
+      await db.run('UPDATE users SET disabled = ? WHERE id = ?', [disabled ? 1 : 0, userId]);
+    },
+
+    async createSession({ id, userId, refreshHash, now }) {
+      await db.run('INSERT INTO sessions (id, user_id, created_at, last_used_at, refresh_hash) VALUES (?, ?, ?, ?, ?)', [
+        id,
+        userId,
+        now,
+        now,
+        refreshHash,
+      ]);
+    },
+    async findSession(id) {
+      const row = await db.get('SELECT * FROM sessions WHERE id = ?', [id]);
+      return row && toSession(row);
+    },
+    async rotateRefresh({ sessionId, expectedHash, newHash, sealedRefresh, now }) {
+      const changed = await db.run(
+        `UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = ?, sealed_refresh = ?, rotated_at = ?, last_used_at = ?
+         WHERE id = ? AND refresh_hash = ? AND revoked_at IS NULL`,
+        [newHash, sealedRefresh, now, now, sessionId, expectedHash],
+      );
+      return changed === 1;
+    },
+    async revokeSession(id, now) {
+      return (await db.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])) === 1;
+    },
+    async revokeUserSessions(userId, now) {
+      const rows = await db.all('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
+      return rows.map((row) => String(row['id']));
+    },
+    async revokedSessionsSince(since) {
+      return (await db.all('SELECT id FROM sessions WHERE revoked_at >= ?', [since])).map((row) => String(row['id']));
+    },
+
+    async listSigningKeys() {
+      return (await db.all('SELECT * FROM signing_keys ORDER BY created_at, kid')).map(toKey);
+    },
+    async addSigningKey(key, { onlyIfNone = false } = {}) {
+      await db.run(
+        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at)
+         SELECT ?, ?, ?, ?, ? WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM signing_keys)`,
+        [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, onlyIfNone ? 1 : 0],
+      );
+    },
+  };
+}
