@@ -1,0 +1,99 @@
+/** Starts gatehouse in this process on port 0 with its own temporary database. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixedClock, type Clock } from '../../src/clock.js';
+import { validateConfig, type Config, type RawSettings } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
+
+export type Settings = Record<string, unknown>;
+
+export function testConfig(settings: Settings = {}, dir = tempDir()): Config {
+  const raw: RawSettings = new Map();
+  const all: Settings = {
+    listen: '127.0.0.1:0',
+    management_listen: '127.0.0.1:0',
+    database_url: `file:${join(dir, 'gatehouse.db')}`,
+    log_level: 'error',
+    ...settings,
+  };
+  for (const [name, value] of Object.entries(all)) raw.set(name, { value, source: 'test' });
+  const { config, errors } = validateConfig(raw);
+  if (!config) throw new Error(errors.join('\n'));
+  return config;
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+}
+
+export interface TestGatehouse extends RunningGatehouse {
+  url: string;
+  managementUrl: string;
+  clock: Clock & { advance(ms: number): void };
+  dir: string;
+}
+
+/** A gatehouse with a clock that moves only when the test says so. */
+export async function startTestGatehouse(settings: Settings = {}): Promise<TestGatehouse> {
+  const dir = tempDir();
+  const clock = fixedClock(Date.now());
+  const running = await startGatehouse(testConfig(settings, dir), { clock, log: silentLogger });
+  return {
+    ...running,
+    url: `http://${running.address}`,
+    managementUrl: `http://${running.managementAddress}`,
+    clock,
+    dir,
+    async close() {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JSON POST that does not follow redirects. */
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+    redirect: 'manual',
+  });
+}
+
+export interface TokenBody {
+  access_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+}
+
+let counter = 0;
+export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${++counter}`;
+export const PASSWORD = 'correct horse battery staple';
+
+/** Registers a user over HTTP and returns its tokens. */
+export async function registerUser(gate: { url: string }, username = uniqueName(), extra: Settings = {}): Promise<TokenBody & { username: string }> {
+  const res = await postJson(`${gate.url}/_auth/register`, { username, password: PASSWORD, ...extra });
+  if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${await res.text()}`);
+  return { ...((await res.json()) as TokenBody), username };
+}
+
+/** The name=value pairs of a response's Set-Cookie headers. */
+export function cookiesOf(res: Response): Record<string, string> {
+  return Object.fromEntries(
+    res.headers.getSetCookie().map((line) => {
+      const [pair] = line.split(';');
+      const at = pair!.indexOf('=');
+      return [pair!.slice(0, at), pair!.slice(at + 1)];
+    }),
+  );
+}
+
+export const cookieHeader = (cookies: Record<string, string>) =>
+  Object.entries(cookies)
+    .filter(([, value]) => value !== '')
+    .map(([name, value]) => `${name}=${value}`)
+    .join('; ');

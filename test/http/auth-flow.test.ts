@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+
+let gate: TestGatehouse;
+beforeAll(async () => {
+  gate = await startTestGatehouse();
+});
+afterAll(() => gate.close());
+
+const userinfo = (headers: Record<string, string>) => fetch(`${gate.url}/_auth/userinfo`, { headers });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('registration and login', () => {
+  it('makes the first account an administrator and later ones plain users', async () => {
+    const first = await registerUser(gate);
+    const second = await registerUser(gate);
+    const info = async (t: TokenBody) => (await (await userinfo(bearer(t.access_token))).json()) as { groups: string[] };
+    expect((await info(first)).groups).toEqual(['admins']);
+    expect((await info(second)).groups).toEqual([]);
+  });
+
+  it('answers registration with 201, the token body and both cookies', async () => {
+    const res = await postJson(`${gate.url}/_auth/register`, { username: uniqueName(), password: PASSWORD, email: `${uniqueName()}@example.com` });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as TokenBody;
+    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 300 });
+    expect(body.refresh_token).toMatch(/^[\w-]{22}\.[\w-]{43}$/);
+    const setCookie = res.headers.getSetCookie();
+    expect(setCookie).toHaveLength(2);
+    for (const line of setCookie) expect(line).toMatch(/HttpOnly/i), expect(line).toMatch(/SameSite=Lax/i);
+  });
+
+  it('refuses a taken username in any letter case, and a taken email, with 409', async () => {
+    const name = uniqueName('Case');
+    const email = `${name}@example.com`;
+    await registerUser(gate, name, { email });
+    const again = await postJson(`${gate.url}/_auth/register`, { username: name.toLowerCase(), password: PASSWORD });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: 'username_taken' });
+    const sameEmail = await postJson(`${gate.url}/_auth/register`, { username: uniqueName(), password: PASSWORD, email: email.toUpperCase() });
+    expect(sameEmail.status).toBe(409);
+    expect(await sameEmail.json()).toMatchObject({ error: 'email_taken' });
+  });
+
+  it.each([
+    ['a short password', { password: 'short' }],
+    ['a control character in the username', { username: 'bad\u0007name' }],
+    ['a space in the username', { username: 'two words' }],
+    ['an @ in the username', { username: 'a@b' }],
+    ['a username of 65 characters', { username: 'x'.repeat(65) }],
+    ['an invalid email', { email: 'not-an-email' }],
+    ['a number as username', { username: 42 }],
+    ['a password over 4096 bytes', { password: 'é'.repeat(2049) }],
+  ])('refuses %s with 400', async (_name, override) => {
+    const res = await postJson(`${gate.url}/_auth/register`, { username: uniqueName(), password: PASSWORD, ...override });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: expect.stringMatching(/invalid_input|invalid_field/) });
+  });
+
+  it('accepts a 1,024-byte password', async () => {
+    const password = 'p'.repeat(1024);
+    const username = uniqueName();
+    expect((await postJson(`${gate.url}/_auth/register`, { username, password })).status).toBe(201);
+    expect((await postJson(`${gate.url}/_auth/login`, { username, password })).status).toBe(200);
+  });
+
+  it('logs in with the username or the email, in any letter case', async () => {
+    const name = uniqueName();
+    await registerUser(gate, name, { email: `${name}@Example.com` });
+    for (const login of [name, name.toUpperCase(), `${name}@example.com`]) {
+      const res = await postJson(`${gate.url}/_auth/login`, { username: login, password: PASSWORD });
+      expect(res.status, login).toBe(200);
+    }
+  });
+
+  it('gives an unknown user and a wrong password the same answer', async () => {
+    const { username } = await registerUser(gate);
+    const wrong = await postJson(`${gate.url}/_auth/login`, { username, password: 'wrong password!' });
+    const unknown = await postJson(`${gate.url}/_auth/login`, { username: uniqueName('ghost'), password: PASSWORD });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(await wrong.json()).toEqual(await unknown.json());
+  });
+});
+
+describe('forms', () => {
+  it('signs in by form post, sets cookies and redirects to a safe rd', async () => {
+    const { username } = await registerUser(gate);
+    const res = await fetch(`${gate.url}/_auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username, password: PASSWORD, rd: '/app/page?x=1' }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/app/page?x=1');
+    expect(Object.keys(cookiesOf(res)).sort()).toEqual(['gatehouse_access', 'gatehouse_refresh']);
+  });
+
+  it.each(['https://evil.example/', '//evil.example/', '/\\evil.example', 'javascript:alert(1)', 'http://localhost:4180@evil.example/'])(
+    'redirects to / instead of the unsafe rd %s',
+    async (rd) => {
+      const { username } = await registerUser(gate);
+      const res = await fetch(`${gate.url}/_auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username, password: PASSWORD, rd }),
+        redirect: 'manual',
+      });
+      expect(res.headers.get('location')).toBe('/');
+    },
+  );
+
+  it('shows the login page again with the error in place after a wrong password', async () => {
+    const res = await fetch(`${gate.url}/_auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'nobody', password: 'wrong password', rd: '/x' }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(401);
+    const html = await res.text();
+    expect(html).toContain('role="alert"');
+    expect(html).toContain('value="/x"');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+
+  it('refuses a form post from another site with 403', async () => {
+    const res = await fetch(`${gate.url}/_auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ username: 'x', password: 'y' }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(403);
+  });
+});
+
+describe('cookies and userinfo', () => {
+  it('answers userinfo from the access cookie', async () => {
+    const { username } = await registerUser(gate);
+    const login = await postJson(`${gate.url}/_auth/login`, { username, password: PASSWORD });
+    const res = await userinfo({ cookie: cookieHeader(cookiesOf(login)) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ username, email: null, groups: [] });
+  });
+
+  it('answers userinfo with 401 and the login URL when nobody is signed in', async () => {
+    const res = await userinfo({});
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: 'unauthenticated', login_url: '/_auth/login?rd=%2F' });
+  });
+});
