@@ -51,10 +51,10 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     managementAddress,
     async close() {
       timers.forEach(clearInterval);
-      const drained = Promise.all([server, management].map(stopAccepting));
-      server.closeIdleConnections();
-      management.closeIdleConnections();
-      await drained;
+      // A keep-alive connection goes idle once its request is answered: close it then, not after keepAliveTimeout.
+      const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
+      await Promise.all([server, management].map(stopAccepting));
+      clearInterval(closeIdle);
       await store.close();
       log.info('stopped');
     },

@@ -1,0 +1,163 @@
+import { request } from 'node:http';
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PASSWORD, postJson, tempDir, type TokenBody } from '../helpers/gatehouse.js';
+import { eventually, gatehouseEnv, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
+
+const dirs: string[] = [];
+const newDir = () => {
+  const dir = tempDir();
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+const login = async (server: ServerProcess, username: string, password = PASSWORD) =>
+  postJson(`${server.url}/_auth/login`, { username, password });
+const userinfoStatus = async (server: ServerProcess, token: string) =>
+  (await fetch(`${server.url}/_auth/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+describe('durability', () => {
+  it('keeps an acknowledged registration after kill -9', async () => {
+    const env = gatehouseEnv(newDir());
+    const first = await spawnServer(env);
+    const res = await postJson(`${first.url}/_auth/register`, { username: 'durable', password: PASSWORD });
+    expect(res.status).toBe(201);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const second = await spawnServer(env);
+    try {
+      expect((await login(second, 'durable')).status).toBe(200);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+});
+
+describe('SIGTERM', () => {
+  it('finishes a request in flight, then exits 0', async () => {
+    const server = await spawnServer(gatehouseEnv(newDir()));
+    const body = JSON.stringify({ username: 'drain', password: PASSWORD });
+    const answered = new Promise<number>((resolve, reject) => {
+      const req = request(`${server.url}/_auth/register`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      // Half the body now, the rest after the signal: the request is in flight when SIGTERM lands.
+      req.write(body.slice(0, 10));
+      setTimeout(() => {
+        server.child.kill('SIGTERM');
+        setTimeout(() => req.end(body.slice(10)), 200);
+      }, 200);
+    });
+    expect(await answered).toBe(201);
+    expect(await server.exited).toBe(0);
+    expect(server.lines.some((line) => line.includes('"event":"stopped"'))).toBe(true);
+  });
+});
+
+describe('the CLI beside a running server', () => {
+  let server: ServerProcess;
+  let env: NodeJS.ProcessEnv;
+  beforeAll(async () => {
+    env = gatehouseEnv(newDir());
+    server = await spawnServer(env);
+    expect(runCli(['user', 'add', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`).status).toBe(0);
+  });
+  afterAll(async () => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  });
+
+  it('adds users the server can sign in, the first one an administrator', async () => {
+    const result = runCli(['user', 'add', 'bob'], env, `${PASSWORD}\n`);
+    expect(result.stdout).toContain('created bob');
+    expect((await login(server, 'root@example.com')).status).toBe(200);
+    expect((await login(server, 'bob')).status).toBe(200);
+    const list = runCli(['user', 'list'], env).stdout;
+    expect(list).toMatch(/^root\troot@example\.com\tadmins\tactive\t/m);
+    expect(list).toMatch(/^bob\t-\t-\tactive\t/m);
+  });
+
+  it('refuses a second user of the same name, with a clear line and exit 1', () => {
+    const result = runCli(['user', 'add', 'BOB'], env, `${PASSWORD}\n`);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/username is already taken/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('revokes sessions so that the running server refuses them within seconds', async () => {
+    runCli(['user', 'add', 'carol'], env, `${PASSWORD}\n`);
+    const tokens = (await (await login(server, 'carol')).json()) as TokenBody;
+    expect(await userinfoStatus(server, tokens.access_token)).toBe(200);
+    expect(runCli(['sessions', 'revoke', '--user', 'carol'], env).stdout).toContain('ended 1 session');
+    await eventually(async () => ((await userinfoStatus(server, tokens.access_token)) === 401 ? true : undefined), 10_000);
+  });
+
+  it('disables and re-enables a user', async () => {
+    runCli(['user', 'add', 'dave'], env, `${PASSWORD}\n`);
+    expect(runCli(['user', 'disable', 'dave'], env).status).toBe(0);
+    expect((await login(server, 'dave')).status).toBe(401);
+    expect(runCli(['user', 'enable', 'dave'], env).status).toBe(0);
+    expect((await login(server, 'dave')).status).toBe(200);
+  });
+
+  it('changes a password from stdin and ends the old sessions', async () => {
+    runCli(['user', 'add', 'erin'], env, `${PASSWORD}\n`);
+    const tokens = (await (await login(server, 'erin')).json()) as TokenBody;
+    expect(runCli(['user', 'passwd', 'erin'], env, 'an entirely new password\n').status).toBe(0);
+    expect((await login(server, 'erin')).status).toBe(401);
+    expect((await login(server, 'erin', 'an entirely new password')).status).toBe(200);
+    expect((await postJson(`${server.url}/_auth/refresh`, { refresh_token: tokens.refresh_token })).status).toBe(401);
+  });
+
+  it('rotates the signing key: the server signs with it within 30 seconds and keeps the old key published', async () => {
+    runCli(['user', 'add', 'frank'], env, `${PASSWORD}\n`);
+    const before = (await (await fetch(`${server.url}/_auth/jwks.json`)).json()) as { keys: { kid: string }[] };
+    const oldToken = ((await (await login(server, 'frank')).json()) as TokenBody).access_token;
+    const rotated = runCli(['keys', 'rotate'], env);
+    const newKid = /signing key ([\w-]+)/.exec(rotated.stdout)![1]!;
+    const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+    await eventually(async () => {
+      const token = ((await (await login(server, 'frank')).json()) as TokenBody).access_token;
+      return kidOf(token) === newKid ? true : undefined;
+    }, 30_000, 1_000);
+    const after = (await (await fetch(`${server.url}/_auth/jwks.json`)).json()) as { keys: { kid: string }[] };
+    expect(after.keys.map((k) => k.kid)).toEqual([...before.keys.map((k) => k.kid), newKid]);
+    expect(await userinfoStatus(server, oldToken)).toBe(200);
+  }, 45_000);
+
+  it('answers healthz and readyz on the management port only', async () => {
+    expect((await fetch(`${server.managementUrl}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${server.managementUrl}/readyz`)).json()).toEqual({ status: 'ready' });
+    const metrics = await (await fetch(`${server.managementUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^gatehouse_logins_total\{result="success"\} \d+/m);
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+  });
+});
+
+describe('configuration errors', () => {
+  it('stops with every problem on its own line, exit 2, and no stack trace', () => {
+    const env = gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDOW: '5 minutes', GATEHOUSE_REGISTRATION: 'maybe' });
+    const result = runCli(['serve', '--listen', 'nowhere'], env);
+    expect(result.status).toBe(2);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/^gatehouse: listen: "nowhere" is not valid \(from --listen\); expected host:port/),
+      expect.stringMatching(/^gatehouse: trust_window: "5 minutes" is not valid \(from GATEHOUSE_TRUST_WINDOW\); expected a duration/),
+      expect.stringMatching(/^gatehouse: registration: "maybe" is not valid \(from GATEHOUSE_REGISTRATION\); expected one of open, closed/),
+    ]);
+  });
+
+  it('prints the effective config with secrets redacted', () => {
+    const env = gatehouseEnv(newDir(), { GATEHOUSE_SMTP_URL: 'smtp://mailer:hunter22@mail.example.com:587', GATEHOUSE_PASSWORD_PEPPER: 'pepper-secret' });
+    const result = runCli(['config', 'check'], env);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('smtp_url: smtp://mailer:(redacted)@mail.example.com:587');
+    expect(result.stdout).toContain('trust_window: 300000');
+    expect(result.stdout).not.toContain('hunter22');
+    expect(result.stdout).not.toContain('pepper-secret');
+  });
+});
