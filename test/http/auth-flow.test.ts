@@ -151,3 +151,16 @@ describe('cookies and userinfo', () => {
     expect(await res.json()).toMatchObject({ error: 'unauthenticated', login_url: '/_auth/login?rd=%2F' });
   });
 });
+
+describe('password hashes', () => {
+  it('rehashes a password stored with weaker parameters at the next login', async () => {
+    const { username } = await registerUser(gate);
+    const argon2 = await import('argon2');
+    const weak = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    const { store } = gate.services;
+    const user = (await store.findUserByLogin(username))!;
+    await store.setPasswordHash(user.id, weak);
+    expect((await postJson(`${gate.url}/_auth/login`, { username, password: PASSWORD })).status).toBe(200);
+    expect((await store.findUserByLogin(username))!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+});
