@@ -33,6 +33,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    tokenCache: new Counter({
+      name: 'gatehouse_token_cache_total',
+      help: 'Verified-token cache lookups by result (hit, miss).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
     revocations: new Counter({
       name: 'gatehouse_session_revocations_total',
       help: 'Sessions ended, by reason.',

@@ -7,6 +7,7 @@ import { Accounts } from './auth/accounts.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { RevocationList } from './auth/revocations.js';
 import { Sessions } from './auth/sessions.js';
+import { VerifiedTokens } from './auth/token-cache.js';
 import { AccessTokens, KeyRing } from './auth/tokens.js';
 import type { Store } from './store/types.js';
 
@@ -18,6 +19,7 @@ export interface Services {
   metrics: Metrics;
   keys: KeyRing;
   tokens: AccessTokens;
+  verifiedTokens: VerifiedTokens;
   revocations: RevocationList;
   sessions: Sessions;
   passwords: PasswordHasher;
@@ -29,10 +31,11 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const issuer = new URL(config.public_url).origin;
   const keys = new KeyRing(store, clock, config.trust_window);
   const tokens = new AccessTokens(keys, clock, { issuer, audience: issuer, lifetimeMs: config.trust_window });
+  const verifiedTokens = new VerifiedTokens(tokens, clock, metrics);
   const revocations = new RevocationList(store, clock, config.trust_window);
   const limits = { idleTimeoutMs: config.idle_timeout, sessionLifetimeMs: config.session_lifetime, refreshGraceMs: config.refresh_grace };
   const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics });
   const passwords = await createPasswordHasher({ pepper: config.password_pepper });
   const accounts = new Accounts({ store, passwords, sessions, clock, log, metrics });
-  return { ...base, keys, tokens, revocations, sessions, passwords, accounts };
+  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts };
 }

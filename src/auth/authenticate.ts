@@ -1,28 +1,30 @@
 /**
- * Who is calling: a bearer token, else the access cookie, else a transparent
- * refresh from the refresh cookie. Fails closed: any error makes the caller anonymous.
+ * Who is calling: a bearer token, else the session cookie's access token, else a
+ * transparent refresh from its refresh token. Fails closed: any error makes the
+ * caller anonymous.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import { HttpError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { readSessionCookies, sessionCookies } from './cookies.js';
+import { readSessionCookie, sessionCookie } from './cookies.js';
 import type { RevocationList } from './revocations.js';
 import type { Sessions } from './sessions.js';
-import { TokenInvalid, type AccessClaims, type AccessTokens } from './tokens.js';
+import type { VerifiedTokens } from './token-cache.js';
+import { TokenInvalid, type AccessClaims } from './tokens.js';
 import { decideAccess } from './trust-window.js';
 
 export interface Authentication {
   claims?: AccessClaims;
-  /** New session cookies to send back when the request was refreshed. */
-  setCookies?: string[];
+  /** The renewed session cookie, when this request refreshed the session. */
+  setCookie?: string;
   /** Why the caller is anonymous, for logs and error codes. */
   failure?: string;
 }
 
 export interface AuthenticateDeps {
   config: Config;
-  tokens: AccessTokens;
+  verifiedTokens: VerifiedTokens;
   sessions: Sessions;
   revocations: RevocationList;
   log: Logger;
@@ -34,13 +36,14 @@ export async function authenticate(headers: IncomingHttpHeaders, deps: Authentic
   try {
     const authorization = headers.authorization;
     if (authorization !== undefined) return await fromBearer(authorization, deps);
-    const cookies = readSessionCookies(headers.cookie);
-    const access = cookies.access ? await verified(cookies.access, deps) : { failure: 'no_access_token' };
-    const decision = decideAccess(access.claims !== undefined, access.claims ? deps.revocations.has(access.claims.sid) : false, !!cookies.refresh);
+    const cookie = readSessionCookie(headers.cookie);
+    const access = cookie.access ? await verified(cookie.access, deps) : { failure: 'no_session' };
+    const revoked = access.claims !== undefined && deps.revocations.has(access.claims.sid);
+    const decision = decideAccess(access.claims !== undefined, revoked, cookie.refresh !== undefined);
     if (decision === 'trusted') return access;
-    if (decision === 'anonymous') return { failure: access.claims ? 'session_revoked' : access.failure };
-    const tokens = await deps.sessions.refresh(cookies.refresh!);
-    return { claims: tokens.claims, setCookies: sessionCookies(tokens, deps.config) };
+    if (decision === 'anonymous') return { failure: revoked ? 'session_revoked' : access.failure };
+    const tokens = await deps.sessions.refresh(cookie.refresh!);
+    return { claims: tokens.claims, setCookie: sessionCookie(tokens, deps.config) };
   } catch (error) {
     if (error instanceof HttpError) return { failure: error.code };
     deps.log.error('authenticate_failed', { error: String(error) });
@@ -58,7 +61,7 @@ async function fromBearer(authorization: string, deps: AuthenticateDeps): Promis
 
 async function verified(token: string, deps: AuthenticateDeps): Promise<Authentication> {
   try {
-    return { claims: await deps.tokens.verify(token) };
+    return { claims: await deps.verifiedTokens.verify(token) };
   } catch (error) {
     if (error instanceof TokenInvalid) return { failure: error.code };
     throw error;

@@ -1,10 +1,14 @@
-/** The session cookies: names, attributes, and reading them from a Cookie header. */
+/**
+ * The session cookie. Access and refresh token travel in one cookie, because a
+ * refresh must reach the browser through proxies that pass back only the first
+ * Set-Cookie of an auth answer (nginx auth_request_set). SPEC section 3.
+ */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Config } from '../config.js';
 import type { IssuedTokens } from './sessions.js';
 
-export const ACCESS_COOKIE = 'gatehouse_access';
-export const REFRESH_COOKIE = 'gatehouse_refresh';
+export const SESSION_COOKIE = 'gatehouse_session';
+const SEPARATOR = '~';
 
 type CookieConfig = Pick<Config, 'cookie_secure' | 'cookie_domain' | 'session_lifetime'>;
 
@@ -19,23 +23,24 @@ function attributes(config: CookieConfig, maxAgeSeconds: number) {
   };
 }
 
-export function sessionCookies(tokens: IssuedTokens, config: CookieConfig): string[] {
-  return [
-    stringifySetCookie(ACCESS_COOKIE, tokens.accessToken, attributes(config, tokens.expiresIn)),
-    stringifySetCookie(REFRESH_COOKIE, tokens.refreshToken, attributes(config, Math.floor(config.session_lifetime / 1000))),
-  ];
+/** One Set-Cookie line carrying both tokens; it lives as long as a session may. */
+export function sessionCookie(tokens: IssuedTokens, config: CookieConfig): string {
+  const value = `${tokens.accessToken}${SEPARATOR}${tokens.refreshToken}`;
+  return stringifySetCookie(SESSION_COOKIE, value, attributes(config, Math.floor(config.session_lifetime / 1000)));
 }
 
-export function clearedCookies(config: CookieConfig): string[] {
-  return [ACCESS_COOKIE, REFRESH_COOKIE].map((name) => stringifySetCookie(name, '', attributes(config, 0)));
+export function clearedCookie(config: CookieConfig): string {
+  return stringifySetCookie(SESSION_COOKIE, '', attributes(config, 0));
 }
 
-/** Both session cookies, if present. Garbage in the header yields nothing, never an exception. */
-export function readSessionCookies(header: string | undefined): { access?: string; refresh?: string } {
-  if (!header) return {};
+/** Both tokens of the session cookie, if present. Garbage yields nothing, never an exception. */
+export function readSessionCookie(header: string | undefined): { access?: string; refresh?: string } {
+  if (!header || !header.includes(SESSION_COOKIE)) return {};
   try {
-    const cookies = parseCookie(header);
-    return { access: cookies[ACCESS_COOKIE] || undefined, refresh: cookies[REFRESH_COOKIE] || undefined };
+    const value = parseCookie(header)[SESSION_COOKIE];
+    const [access, refresh, ...rest] = (value ?? '').split(SEPARATOR);
+    if (rest.length > 0) return {};
+    return { access: access || undefined, refresh: refresh || undefined };
   } catch {
     return {};
   }

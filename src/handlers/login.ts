@@ -1,4 +1,4 @@
-import { sessionCookies } from '../auth/cookies.js';
+import { sessionCookie } from '../auth/cookies.js';
 import { HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { loginPage } from '../pages.js';
@@ -20,7 +20,7 @@ export async function login(scope: Scope): Promise<void> {
     const username = stringField(fields, 'username', { required: true, max: 320 });
     const password = stringField(fields, 'password', { required: true, max: 8192 });
     const tokens = await sessions.start(await accounts.authenticate(username, password));
-    const cookies = sessionCookies(tokens, config);
+    const cookies = [sessionCookie(tokens, config)];
     if (kind === 'form') return sendRedirect(scope.res, rd, cookies);
     sendJson(scope.res, 200, tokenBody(tokens), cookies);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { sessionCookies } from '../auth/cookies.js';
+import { sessionCookie } from '../auth/cookies.js';
 import { forbidden, HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { messagePage, registerPage } from '../pages.js';
@@ -28,7 +28,7 @@ export async function register(scope: Scope): Promise<void> {
       password: stringField(fields, 'password', { required: true, max: 8192 }),
     });
     const tokens = await sessions.start(user);
-    const cookies = sessionCookies(tokens, config);
+    const cookies = [sessionCookie(tokens, config)];
     if (kind === 'form') return sendRedirect(scope.res, rd, cookies);
     sendJson(scope.res, 201, tokenBody(tokens), cookies);
   } catch (error) {

@@ -1,6 +1,6 @@
 /** Refresh, logout, userinfo and the JWKS: the endpoints around an existing session. */
 import { authenticate } from '../auth/authenticate.js';
-import { clearedCookies, readSessionCookies, sessionCookies } from '../auth/cookies.js';
+import { clearedCookie, readSessionCookie, sessionCookie } from '../auth/cookies.js';
 import { TokenInvalid } from '../auth/tokens.js';
 import { unauthorized } from '../errors.js';
 import { parseBody, sendEmpty, sendJson, sendRedirect, stringField } from '../http.js';
@@ -12,10 +12,10 @@ import { loginUrl, tokenBody } from './common.js';
 export async function refresh(scope: Scope): Promise<void> {
   const { sessions, config } = scope.services;
   const { fields } = await parseBody(scope.req);
-  const presented = stringField(fields, 'refresh_token', { max: 512 }) ?? readSessionCookies(scope.req.headers.cookie).refresh;
+  const presented = stringField(fields, 'refresh_token', { max: 512 }) ?? readSessionCookie(scope.req.headers.cookie).refresh;
   if (!presented) throw unauthorized('refresh_token_missing', 'Send a refresh_token, or the refresh cookie.');
   const tokens = await sessions.refresh(presented);
-  sendJson(scope.res, 200, tokenBody(tokens), sessionCookies(tokens, config));
+  sendJson(scope.res, 200, tokenBody(tokens), [sessionCookie(tokens, config)]);
 }
 
 /**
@@ -32,14 +32,14 @@ export async function logout(scope: Scope): Promise<void> {
   } else if (session) {
     await sessions.end(session.sessionId, 'logout');
   }
-  const cookies = clearedCookies(config);
+  const cookies = [clearedCookie(config)];
   if (kind === 'form') return sendRedirect(scope.res, loginUrl('/'), cookies);
   sendEmpty(scope.res, 204, cookies);
 }
 
 async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
   const { sessions, tokens } = scope.services;
-  const cookies = readSessionCookies(scope.req.headers.cookie);
+  const cookies = readSessionCookie(scope.req.headers.cookie);
   const refreshToken = bodyToken ?? cookies.refresh;
   const found = refreshToken && (await sessions.sessionOf(refreshToken));
   if (found) return found;
@@ -57,7 +57,7 @@ async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
 
 /** GET /_auth/userinfo: the caller's identity, refreshing the session if its cookies allow. */
 export async function userinfo(scope: Scope): Promise<void> {
-  const { claims, setCookies = [], failure } = await authenticate(scope.req.headers, scope.services);
+  const { claims, setCookie, failure } = await authenticate(scope.req.headers, scope.services);
   if (!claims) {
     return sendJson(scope.res, 401, {
       error: 'unauthenticated',
@@ -77,7 +77,7 @@ export async function userinfo(scope: Scope): Promise<void> {
       session_id: claims.sid,
       expires_at: new Date(claims.exp * 1000).toISOString(),
     },
-    setCookies,
+    setCookie ? [setCookie] : [],
   );
 }
 
@@ -95,7 +95,7 @@ export async function jwks(scope: Scope): Promise<void> {
 
 /** GET /: without an upstream, a small page saying who is signed in. */
 export async function home(scope: Scope): Promise<void> {
-  const { claims, setCookies = [] } = await authenticate(scope.req.headers, scope.services);
+  const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
   if (!claims) return sendRedirect(scope.res, loginUrl('/'), [], 302);
-  renderPage(scope, 200, (nonce) => signedInPage({ nonce, username: claims.username }), setCookies);
+  renderPage(scope, 200, (nonce) => signedInPage({ nonce, username: claims.username }), setCookie ? [setCookie] : []);
 }

@@ -95,9 +95,10 @@ describe('refresh tokens', () => {
 
   it('takes the refresh token from the cookie when the body has none', async () => {
     const first = await registerUser(gate);
-    const res = await fetch(`${gate.url}/_auth/refresh`, { method: 'POST', headers: { cookie: `gatehouse_refresh=${first.refresh_token}` } });
+    const res = await fetch(`${gate.url}/_auth/refresh`, { method: 'POST', headers: { cookie: `gatehouse_session=${first.access_token}~${first.refresh_token}` } });
     expect(res.status).toBe(200);
-    expect(cookiesOf(res)['gatehouse_refresh']).toBe((await body(res)).refresh_token);
+    const renewed = await body(res);
+    expect(cookiesOf(res)['gatehouse_session']).toBe(`${renewed.access_token}~${renewed.refresh_token}`);
   });
 
   it('answers 401 when there is no refresh token at all', async () => {
@@ -119,13 +120,13 @@ describe('the trust window', () => {
   it('refreshes a browser session transparently once the access token has expired', async () => {
     const login = await registerUser(gate);
     advance(6 * MIN);
-    const cookies = { gatehouse_access: login.access_token, gatehouse_refresh: login.refresh_token };
+    const cookies = { gatehouse_session: `${login.access_token}~${login.refresh_token}` };
     const res = await userinfo(gate, { cookie: cookieHeader(cookies) });
     expect(res.status).toBe(200);
-    const renewed = cookiesOf(res);
-    expect(renewed['gatehouse_refresh']).toBeDefined();
-    expect(renewed['gatehouse_refresh']).not.toBe(login.refresh_token);
-    expect((await userinfo(gate, bearer(renewed['gatehouse_access']!))).status).toBe(200);
+    const [access, refreshToken] = cookiesOf(res)['gatehouse_session']!.split('~');
+    expect(refreshToken).not.toBe(login.refresh_token);
+    expect((await userinfo(gate, bearer(access!))).status).toBe(200);
+    expect((await refresh(gate, refreshToken!)).status).toBe(200);
   });
 });
 

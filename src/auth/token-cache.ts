@@ -1,0 +1,35 @@
+/**
+ * Verified access tokens, remembered until they expire, so the hot path pays for
+ * a signature check once per token rather than once per request. Revocation is
+ * checked by the caller on every request, cached or not.
+ */
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.js';
+import type { Metrics } from '../metrics.js';
+import type { AccessClaims, AccessTokens } from './tokens.js';
+
+/** Bounded: a flood of distinct valid tokens evicts old entries rather than growing memory. */
+const MAX_ENTRIES = 10_000;
+
+export class VerifiedTokens {
+  #cache = new LRUCache<string, AccessClaims>({ max: MAX_ENTRIES });
+
+  constructor(
+    private readonly tokens: AccessTokens,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async verify(token: string): Promise<AccessClaims> {
+    const cached = this.#cache.get(token);
+    const now = this.clock.now();
+    if (cached && cached.exp * 1000 > now) {
+      this.metrics.tokenCache.inc({ result: 'hit' });
+      return cached;
+    }
+    this.metrics.tokenCache.inc({ result: 'miss' });
+    const claims = await this.tokens.verify(token);
+    this.#cache.set(token, claims, { ttl: Math.max(1, claims.exp * 1000 - now) });
+    return claims;
+  }
+}
