@@ -9,7 +9,11 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function createApp(services: Services): (req: IncomingMessage, res: ServerResponse) => void {
   const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
-  const knownPaths = new Set(routes.map((route) => route.path));
+  const allowed = new Map<string, string>();
+  for (const route of routes) {
+    const methods = route.method === 'GET' ? 'GET, HEAD' : route.method;
+    allowed.set(route.path, allowed.has(route.path) ? `${allowed.get(route.path)}, ${methods}` : methods);
+  }
   return (req, res) => {
     const started = performance.now();
     let routeName = 'unmatched';
@@ -22,7 +26,11 @@ export function createApp(services: Services): (req: IncomingMessage, res: Serve
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const route: Route | undefined = byKey.get(`${method} ${url.pathname}`);
       if (!route) {
-        if (knownPaths.has(url.pathname)) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
+        const methods = allowed.get(url.pathname);
+        if (methods) {
+          res.setHeader('allow', methods);
+          throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
+        }
         throw notFound();
       }
       routeName = route.path;
@@ -40,13 +48,14 @@ function parseTarget(target: string): URL {
   if (!target.startsWith('/') || /%(?![0-9A-Fa-f]{2})/.test(target)) {
     throw badRequest('invalid_target', 'The request URL is malformed.');
   }
-  const url = new URL(target, 'http://gatehouse.invalid');
   try {
+    // Concatenated, not resolved: a target of //host/path is a path here, never another host.
+    const url = new URL(`http://gatehouse.invalid${target}`);
     decodeURIComponent(url.pathname);
+    return url;
   } catch {
-    throw badRequest('invalid_target', 'The request URL is not valid UTF-8.');
+    throw badRequest('invalid_target', 'The request URL is malformed.');
   }
-  return url;
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
+import { MIGRATION_HEADERS } from './auth/identity-headers.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -37,6 +38,8 @@ export interface Config {
   access_rules: AccessRule[];
   redirect_hosts: string[];
   trusted_proxies: string[];
+  identity_headers: 'x-auth' | 'remote';
+  strip_headers: string[];
   max_retries: number;
   find_time: number;
   ban_time: number;
@@ -156,6 +159,12 @@ const hostName: Parser<string> = (value) => {
   return name;
 };
 
+const domainName: Parser<string> = (value) => {
+  const name = hostName(value);
+  if (name.startsWith('*.')) throw new Invalid('a domain name such as example.com (no wildcard)');
+  return name;
+};
+
 const cidr: Parser<string> = (value) => {
   const [address = '', prefix, ...rest] = text(value).split('/');
   const family = isIP(address);
@@ -190,10 +199,16 @@ const accessRules: Parser<AccessRule[]> = (value) => {
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
 
+const headerPattern: Parser<string> = (value) => {
+  const name = text(value).toLowerCase();
+  if (!/^[a-z0-9_.-]+\*?$/.test(name)) throw new Invalid('header names, optionally ending in * for a prefix');
+  return name;
+};
+
 export const SETTINGS: Record<keyof Config, Setting> = {
   listen: { parse: listen, default: '0.0.0.0:4180' },
   management_listen: { parse: listen, default: '0.0.0.0:9180' },
-  upstream: { parse: url(['http:', 'https:'], 'an http:// or https:// URL') },
+  upstream: { parse: url(['http:', 'https:'], 'an http:// or https:// URL'), secret: true },
   upstream_timeout: { parse: positiveDuration, default: '30s' },
   public_url: { parse: url(['http:', 'https:'], 'an http:// or https:// URL'), default: 'http://localhost:4180' },
   database_url: {
@@ -204,7 +219,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   trust_window: { parse: positiveDuration, default: '5m' },
   idle_timeout: { parse: positiveDuration, default: '7d' },
   session_lifetime: { parse: positiveDuration, default: '30d' },
-  cookie_domain: { parse: hostName },
+  cookie_domain: { parse: domainName },
   cookie_secure: { parse: boolean },
   registration: { parse: oneOf('open', 'closed'), default: 'open' },
   refresh_grace: { parse: parseDuration, default: '10s' },
@@ -212,13 +227,15 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   access_rules: { parse: accessRules, default: [], yamlOnly: true },
   redirect_hosts: { parse: list(hostName), default: [] },
   trusted_proxies: { parse: list(cidr), default: LOOPBACK },
+  identity_headers: { parse: oneOf('x-auth', 'remote'), default: 'x-auth' },
+  strip_headers: { parse: list(headerPattern), default: MIGRATION_HEADERS },
   max_retries: { parse: count, default: 5 },
   find_time: { parse: positiveDuration, default: '2m' },
   ban_time: { parse: positiveDuration, default: '5m' },
   smtp_url: { parse: url(['smtp:', 'smtps:'], 'an smtp:// or smtps:// URL'), secret: true },
   email_from: { parse: text, default: 'gatehouse@localhost' },
   require_verified_email: { parse: boolean, default: false },
-  hibp_url: { parse: url(['http:', 'https:'], 'an http:// or https:// URL') },
+  hibp_url: { parse: url(['http:', 'https:'], 'an http:// or https:// URL'), secret: true },
   log_level: { parse: oneOf(...LOG_LEVELS), default: 'info' },
   password_pepper: { parse: text, secret: true },
 };
@@ -244,7 +261,7 @@ export function loadRawSettings({ flags, env, readFile }: LoadInput): { raw: Raw
       const doc: unknown = parseYaml(readFile(file)) ?? {};
       if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the file is not a mapping of settings');
       for (const [name, value] of Object.entries(doc as object)) {
-        if (name in SETTINGS) raw.set(name, { value, source: file });
+        if (Object.hasOwn(SETTINGS, name)) raw.set(name, { value, source: file });
         else errors.push(`${name}: unknown setting in ${file}; known settings are ${Object.keys(SETTINGS).join(', ')}`);
       }
     } catch (error) {
@@ -253,12 +270,14 @@ export function loadRawSettings({ flags, env, readFile }: LoadInput): { raw: Raw
   }
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const value = env[envName(name)];
-    if (value !== undefined && !setting.yamlOnly) raw.set(name, { value, source: envName(name) });
+    if (value === undefined) continue;
+    if (setting.yamlOnly) errors.push(`${name}: can be set only in the YAML file, not in ${envName(name)}`);
+    else raw.set(name, { value, source: envName(name) });
   }
   for (const [flag, value] of Object.entries(flags)) {
     const name = flag.replaceAll('-', '_');
     if (name === 'config') continue;
-    if (name in SETTINGS && !SETTINGS[name as keyof Config].yamlOnly) raw.set(name, { value, source: `--${flag}` });
+    if (Object.hasOwn(SETTINGS, name) && !SETTINGS[name as keyof Config].yamlOnly) raw.set(name, { value, source: `--${flag}` });
     else errors.push(`--${flag}: unknown flag`);
   }
   return { raw, errors };
@@ -276,7 +295,7 @@ export function validateConfig(raw: RawSettings): { config?: Readonly<Config>; e
       config[name] = setting.parse(value);
     } catch (error) {
       if (!(error instanceof Invalid)) throw error;
-      const shown = setting.secret ? '(redacted)' : JSON.stringify(value);
+      const shown = JSON.stringify(setting.secret ? redacted(name, value) : value);
       errors.push(`${name}: ${shown} is not valid (from ${given?.source ?? 'default'}); expected ${error.allowed}`);
     }
   }
@@ -318,7 +337,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const value = shown[name];
     if (!setting.secret || typeof value !== 'string') continue;
-    shown[name] = name === 'password_pepper' ? '(redacted)' : redactUrl(value);
+    shown[name] = redacted(name, value);
   }
   for (const name of ['listen', 'management_listen'] as const) {
     const at = config[name];
@@ -327,9 +346,15 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   return shown;
 }
 
+/** Secrets hidden: the pepper whole, URLs only in their credentials. */
+function redacted(name: string, value: unknown): unknown {
+  if (name === 'password_pepper') return '(redacted)';
+  return typeof value === 'string' ? redactUrl(value) : value;
+}
+
 function redactUrl(value: string): string {
   return value
-    .replace(/(\/\/[^/:@]*:)[^@/]*@/, '$1(redacted)@')
+    .replace(/(\/\/[^/?#:@]*:)[^/?#]*@/, '$1(redacted)@')
     .replace(/([?&][^=&]*(token|password|secret|key)[^=&]*=)[^&]*/gi, '$1(redacted)');
 }
 

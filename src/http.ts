@@ -26,10 +26,19 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** Strict: invalid UTF-8 would otherwise turn different passwords into the same string. */
+function utf8(body: Buffer): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw badRequest('invalid_encoding', 'The body is not valid UTF-8.');
+  }
+}
+
 /** A JSON object or a urlencoded form; other content types are 415. */
 export async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const text = (await readBody(req, AUTH_BODY_LIMIT)).toString('utf8');
+  const text = utf8(await readBody(req, AUTH_BODY_LIMIT));
   // A bodiless POST (a fetch to /refresh or /logout relying on cookies) needs no content type.
   if (type === '' && text === '') return { kind: 'json', fields: {} };
   if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {

@@ -21,7 +21,9 @@ export function safeRedirect(rd: unknown, policy: RedirectPolicy): string {
   }
   if (target.username || target.password) return '/';
   if (rd.startsWith('/') && !rd.startsWith('//') && target.origin === base.origin) {
-    return target.pathname + target.search + target.hash;
+    const path = target.pathname + target.search + target.hash;
+    // Dot segments can leave "//host" behind (/.//evil.com): a browser reads that as another site.
+    return path.startsWith('//') ? '/' : path;
   }
   const schemeAllowed = target.protocol === base.protocol || target.protocol === 'https:';
   return schemeAllowed && hostAllowed(target.hostname, base.hostname, policy.redirectHosts) ? target.href : '/';
