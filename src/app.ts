@@ -1,13 +1,19 @@
 /** The node:http handler: parse the target, find the route, check the origin, run the handler, answer errors. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, forbidden, HttpError, notFound } from './errors.js';
-import { sendError, sendJson } from './http.js';
+import { randomBytes } from 'node:crypto';
+import { isNavigation } from './auth/gate.js';
+import { sendError, sendHtml, sendJson } from './http.js';
+import { messagePage } from './pages.js';
 import { routes, type Route } from './routes.js';
 import type { Services } from './services.js';
+import { proxyHandler } from './handlers/proxy.js';
+import { UpstreamError, type Upstream } from './upstream/forward.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-export function createApp(services: Services): (req: IncomingMessage, res: ServerResponse) => void {
+export function createApp(services: Services, upstream?: Upstream): (req: IncomingMessage, res: ServerResponse) => void {
+  const proxy = upstream && proxyHandler(upstream);
   const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
   const allowed = new Map<string, string>();
   for (const route of routes) {
@@ -23,6 +29,10 @@ export function createApp(services: Services): (req: IncomingMessage, res: Serve
     });
     const run = async () => {
       const url = parseTarget(req.url ?? '');
+      if (proxy && !url.pathname.startsWith('/_auth/')) {
+        routeName = 'proxy';
+        return await proxy({ req, res, url, services });
+      }
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const route: Route | undefined = byKey.get(`${method} ${url.pathname}`);
       if (!route) {
@@ -74,10 +84,27 @@ function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
 }
 
 function answerError(res: ServerResponse, error: unknown, services: Services): void {
-  const known = error instanceof HttpError ? error : undefined;
-  if (!known) services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
+  if (error instanceof UpstreamError) {
+    services.metrics.upstreamErrors.inc({ reason: error.code });
+    services.log.warn('upstream_error', { reason: error.code });
+  } else if (!(error instanceof HttpError)) {
+    services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
+  }
   if (res.headersSent) return void res.destroy();
-  if (known?.status === 413) res.setHeader('connection', 'close');
-  if (known) return sendError(res, known);
+  if (error instanceof HttpError) {
+    if (error.status === 413) res.setHeader('connection', 'close');
+    return sendError(res, error);
+  }
+  if (error instanceof UpstreamError) return sendUpstreamError(res, error);
   sendJson(res, 500, { error: 'internal_error', message: 'Something went wrong on our side.' });
+}
+
+/** 502/504: a page for browsers, JSON for everything else. */
+function sendUpstreamError(res: ServerResponse, error: UpstreamError): void {
+  const message = error.status === 504 ? 'The application did not answer in time.' : 'The application could not be reached.';
+  if (isNavigation(res.req.headers)) {
+    const nonce = randomBytes(16).toString('base64');
+    return sendHtml(res, error.status, messagePage({ nonce, title: 'Application unavailable', message }), nonce);
+  }
+  sendJson(res, error.status, { error: error.code, message });
 }

@@ -33,6 +33,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    upstreamErrors: new Counter({
+      name: 'gatehouse_upstream_errors_total',
+      help: 'Requests the upstream did not answer, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     tokenCache: new Counter({
       name: 'gatehouse_token_cache_total',
       help: 'Verified-token cache lookups by result (hit, miss).',

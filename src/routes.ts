@@ -1,10 +1,13 @@
 /**
  * Every endpoint gatehouse serves, in one table. Before any handler runs, app.ts
  * has checked the request target and, for methods that change state, the Origin.
+ * Everything outside /_auth/ goes to the upstream (proxy mode), or, without one,
+ * only / is served (a page saying who is signed in).
  */
 import { login, showLoginPage } from './handlers/login.js';
 import { register, showRegisterPage } from './handlers/register.js';
 import { home, jwks, logout, refresh, userinfo } from './handlers/session.js';
+import { verify } from './handlers/verify.js';
 import type { Handler } from './scope.js';
 
 export interface Route {
@@ -23,4 +26,5 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/logout', handler: logout },
   { method: 'GET', path: '/_auth/userinfo', handler: userinfo },
   { method: 'GET', path: '/_auth/jwks.json', handler: jwks },
+  { method: 'GET', path: '/_auth/verify', handler: verify },
 ];

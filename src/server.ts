@@ -11,6 +11,8 @@ import { createManagementApp } from './management.js';
 import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { openSqlStore } from './store/sql-store.js';
+import { createUpstream } from './upstream/forward.js';
+import { websocketHandler } from './upstream/websocket.js';
 
 /** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
 const REVOCATION_SYNC_MS = 5_000;
@@ -39,7 +41,9 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     every(REVOCATION_SYNC_MS, () => services.revocations.sync(), 'revocation_sync_failed'),
   ];
 
-  const server = createServer(createApp(services));
+  const upstream = config.upstream ? createUpstream(config.upstream, config.upstream_timeout) : undefined;
+  const server = createServer(createApp(services, upstream));
+  if (config.upstream) server.on('upgrade', websocketHandler(services, config.upstream));
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
@@ -55,6 +59,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
       await Promise.all([server, management].map(stopAccepting));
       clearInterval(closeIdle);
+      await upstream?.close();
       await store.close();
       log.info('stopped');
     },

@@ -7,9 +7,13 @@ import { Accounts } from './auth/accounts.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { RevocationList } from './auth/revocations.js';
 import { Sessions } from './auth/sessions.js';
+import { trustedProxies } from './auth/forwarded.js';
+import { strippedHeaders } from './auth/identity-headers.js';
+import { compileRules, type RuleMatcher } from './auth/rules.js';
 import { VerifiedTokens } from './auth/token-cache.js';
 import { AccessTokens, KeyRing } from './auth/tokens.js';
 import type { Store } from './store/types.js';
+import type { BlockList } from 'node:net';
 
 export interface Services {
   config: Config;
@@ -24,6 +28,10 @@ export interface Services {
   sessions: Sessions;
   passwords: PasswordHasher;
   accounts: Accounts;
+  /** Built once at start: the hot path only calls them. */
+  rules: RuleMatcher;
+  trusted: BlockList;
+  isStripped: (headerName: string) => boolean;
 }
 
 export async function createServices(base: Pick<Services, 'config' | 'store' | 'clock' | 'log' | 'metrics'>): Promise<Services> {
@@ -37,5 +45,8 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics });
   const passwords = await createPasswordHasher({ pepper: config.password_pepper });
   const accounts = new Accounts({ store, passwords, sessions, clock, log, metrics });
-  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts };
+  const rules = compileRules(config.public_paths, config.access_rules);
+  const trusted = trustedProxies(config.trusted_proxies);
+  const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
+  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, rules, trusted, isStripped };
 }

@@ -45,3 +45,13 @@ export function readSessionCookie(header: string | undefined): { access?: string
     return {};
   }
 }
+
+/** The Cookie header without gatehouse's own cookie: the upstream never sees session tokens. */
+export function withoutSessionCookie(header: string | undefined): string | undefined {
+  if (!header || !header.includes(SESSION_COOKIE)) return header;
+  const kept = header
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => pair !== '' && !pair.startsWith(`${SESSION_COOKIE}=`));
+  return kept.length > 0 ? kept.join('; ') : undefined;
+}

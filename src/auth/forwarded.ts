@@ -1,0 +1,97 @@
+/**
+ * The original request behind a forward-auth call (SPEC section 5), believed only
+ * from trusted_proxies. Traefik and Caddy send X-Forwarded-Method/-Proto/-Host/-Uri;
+ * nginx sends what its config sets, by convention X-Original-URL and -Method.
+ */
+import { BlockList, isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { badRequest, forbidden } from '../errors.js';
+
+export type ProxyStyle = 'forward' | 'nginx';
+
+export interface OriginalRequest {
+  style: ProxyStyle;
+  method: string;
+  proto: 'http' | 'https';
+  host: string;
+  /** Path and query exactly as the client sent them (not yet normalised). */
+  uri: string;
+}
+
+const FORWARD_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'];
+const NGINX_HEADERS = ['x-original-url', 'x-original-method'];
+const METHOD = /^[A-Z]{1,16}$/;
+
+export function trustedProxies(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address, bits] = cidr.split('/');
+    list.addSubnet(address!, Number(bits), isIP(address!) === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+export function isTrusted(address: string | undefined, trusted: BlockList): boolean {
+  if (address === undefined) return true; // a unix socket: only local processes can connect
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  const family = isIP(v4);
+  return family !== 0 && trusted.check(v4, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** One value of a header; 400 when a client or proxy sent it twice. */
+function single(req: IncomingMessage, name: string): string | undefined {
+  const values = req.headersDistinct[name];
+  if (!values) return undefined;
+  if (values.length > 1) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
+  return values[0];
+}
+
+export function originalRequest(req: IncomingMessage, trusted: BlockList): OriginalRequest {
+  const forward = FORWARD_HEADERS.some((name) => name in req.headers);
+  const nginx = NGINX_HEADERS.some((name) => name in req.headers);
+  if (forward && nginx) throw badRequest('conflicting_forwarded_headers', 'Send X-Forwarded-* or X-Original-*, not both.');
+  if (!forward && !nginx) throw badRequest('missing_forwarded_request', 'A verify call needs X-Forwarded-Uri or X-Original-URL.');
+  if (!isTrusted(req.socket.remoteAddress, trusted)) {
+    // Fail closed: ignoring the headers would judge the wrong URL, and trusting them lets anyone choose it.
+    throw forbidden('untrusted_proxy', 'Forwarded headers from this address are not trusted; add it to trusted_proxies.');
+  }
+  return nginx ? fromNginx(req) : fromForward(req);
+}
+
+function fromForward(req: IncomingMessage): OriginalRequest {
+  const method = (single(req, 'x-forwarded-method') ?? 'GET').toUpperCase();
+  const proto = (single(req, 'x-forwarded-proto') ?? 'http').toLowerCase();
+  const host = single(req, 'x-forwarded-host') ?? single(req, 'host');
+  const uri = single(req, 'x-forwarded-uri') ?? '/';
+  return checked({ style: 'forward', method, proto, host, uri });
+}
+
+function fromNginx(req: IncomingMessage): OriginalRequest {
+  const method = (single(req, 'x-original-method') ?? 'GET').toUpperCase();
+  const raw = single(req, 'x-original-url');
+  const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
+  if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');
+  return checked({ style: 'nginx', method, proto: match[1]!.toLowerCase(), host: match[2]!, uri: match[3] ?? '/' });
+}
+
+function checked(o: { style: ProxyStyle; method: string; proto: string; host: string | undefined; uri: string }): OriginalRequest {
+  if (!METHOD.test(o.method)) throw badRequest('invalid_forwarded_method', 'The forwarded method is not valid.');
+  if (o.proto !== 'http' && o.proto !== 'https') throw badRequest('invalid_forwarded_proto', 'The forwarded scheme must be http or https.');
+  if (!o.host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(o.host)) {
+    throw badRequest('invalid_forwarded_host', 'The forwarded host is not valid.');
+  }
+  if (!o.uri.startsWith('/') || /[\s#]/.test(o.uri)) throw badRequest('invalid_forwarded_uri', 'The forwarded URI is not valid.');
+  return { style: o.style, method: o.method, proto: o.proto, host: o.host.toLowerCase(), uri: o.uri };
+}
+
+/** The client address: the right-most X-Forwarded-For entry that is not a trusted proxy. */
+export function clientAddress(req: IncomingMessage, trusted: BlockList): string {
+  const peer = req.socket.remoteAddress ?? 'unix';
+  if (!isTrusted(req.socket.remoteAddress, trusted)) return peer;
+  const chain = (req.headersDistinct['x-forwarded-for'] ?? []).flatMap((value) => value.split(',')).map((entry) => entry.trim());
+  for (let i = chain.length - 1; i >= 0; i--) {
+    if (!isIP(chain[i]!)) return peer;
+    if (!isTrusted(chain[i], trusted)) return chain[i]!;
+  }
+  return chain[0] ?? peer;
+}

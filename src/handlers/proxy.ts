@@ -1,0 +1,75 @@
+/**
+ * Proxy mode (sidecar): every request outside /_auth/ passes the gate, then goes to
+ * the upstream with the caller's identity, on the path that was judged.
+ */
+import type { IncomingMessage } from 'node:http';
+import { withoutSessionCookie } from '../auth/cookies.js';
+import { clientAddress, isTrusted } from '../auth/forwarded.js';
+import { decideGate, isNavigation } from '../auth/gate.js';
+import { identityHeaders } from '../auth/identity-headers.js';
+import { AmbiguousPath, normalizePath } from '../auth/paths.js';
+import type { AccessClaims } from '../auth/tokens.js';
+import { badRequest } from '../errors.js';
+import type { Services } from '../services.js';
+import type { Scope } from '../scope.js';
+import { connectionTokens, HOP_BY_HOP, type Upstream } from '../upstream/forward.js';
+import { answerForbidden, answerLogin } from './gate-answers.js';
+
+export function pathRefused(normalize: () => string): string {
+  try {
+    return normalize();
+  } catch (error) {
+    if (error instanceof AmbiguousPath) throw badRequest('ambiguous_path', `The path is ambiguous (${error.reason}) and was refused.`);
+    throw error;
+  }
+}
+
+export function proxyHandler(upstream: Upstream) {
+  return async function proxy(scope: Scope): Promise<void> {
+    const { req, url, services } = scope;
+    const path = pathRefused(() => normalizePath(rawPath(req.url!)));
+    const host = req.headers.host ?? '';
+    const decision = await decideGate({ host, path, method: req.method ?? 'GET' }, req.headers, services);
+    if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));
+    if (decision.outcome === 'login') {
+      return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + url.search)}`, isNavigation(req.headers));
+    }
+    await upstream.forward({
+      req,
+      res: scope.res,
+      pathAndQuery: path + url.search,
+      headers: upstreamHeaders(req, services, decision.claims),
+      setCookie: decision.setCookie,
+    });
+  };
+}
+
+/** The raw path of a request target, before any decoding. */
+const rawPath = (target: string) => {
+  const at = target.indexOf('?');
+  return at === -1 ? target : target.slice(0, at);
+};
+
+/** The client's headers minus hop-by-hop and anything identity-like, then ours. Strip, then set. */
+export function upstreamHeaders(req: IncomingMessage, services: Services, claims: AccessClaims | undefined): Record<string, string | string[]> {
+  const named = connectionTokens(req.headers.connection);
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('x-forwarded-') || services.isStripped(name)) continue;
+    out[name] = value;
+  }
+  const cookie = withoutSessionCookie(req.headers.cookie);
+  if (cookie === undefined) delete out['cookie'];
+  else out['cookie'] = cookie;
+
+  const fromProxy = isTrusted(req.socket.remoteAddress, services.trusted);
+  const client = clientAddress(req, services.trusted);
+  const priorFor = fromProxy ? req.headers['x-forwarded-for'] : undefined;
+  out['x-forwarded-for'] = priorFor ? `${priorFor}, ${req.socket.remoteAddress ?? client}` : client;
+  out['x-forwarded-proto'] = (fromProxy && headerValue(req.headers['x-forwarded-proto'])) || 'http';
+  out['x-forwarded-host'] = (fromProxy && headerValue(req.headers['x-forwarded-host'])) || req.headers.host || '';
+  for (const [name, value] of identityHeaders(services.config.identity_headers, claims)) out[name] = value;
+  return out;
+}
+
+const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

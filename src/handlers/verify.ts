@@ -1,0 +1,50 @@
+/**
+ * GET /_auth/verify: forward-auth for Traefik, Caddy (X-Forwarded-*) and nginx
+ * (X-Original-*). SPEC section 5. Any error answers non-2xx: behind nginx, a 200
+ * is a full bypass.
+ */
+import { originalRequest, type OriginalRequest } from '../auth/forwarded.js';
+import { decideGate, isNavigation } from '../auth/gate.js';
+import { identityHeaders } from '../auth/identity-headers.js';
+import { normalizePath } from '../auth/paths.js';
+import { sendRedirect } from '../http.js';
+import type { Scope } from '../scope.js';
+import { answerForbidden, answerLogin, setHeaders } from './gate-answers.js';
+import { pathRefused } from './proxy.js';
+
+export async function verify(scope: Scope): Promise<void> {
+  const { req, res, services } = scope;
+  const original = originalRequest(req, services.trusted);
+  const [rawPath, query = ''] = splitUri(original.uri);
+  const path = pathRefused(() => normalizePath(rawPath));
+  const decision = await decideGate({ host: original.host, path, method: original.method }, req.headers, services);
+  res.setHeader('cache-control', 'no-store');
+
+  if (decision.outcome === 'allow') {
+    if (decision.setCookie && original.style === 'forward') {
+      // Caddy and Traefik drop Set-Cookie from a 2xx auth answer but pass a redirect on as is:
+      // send the browser back to the same URL (307 keeps method and body) with its renewed cookie.
+      return sendRedirect(res, originalUrl(original), [decision.setCookie], 307);
+    }
+    setHeaders(res, identityHeaders(services.config.identity_headers, decision.claims));
+    // nginx passes back the first Set-Cookie of this answer: the one cookie holds the whole session.
+    if (decision.setCookie) res.setHeader('set-cookie', decision.setCookie);
+    // No body: with one, nginx closes its connection to gatehouse after every check.
+    res.writeHead(200, { 'content-length': 0 });
+    return void res.end();
+  }
+  const navigation = isNavigation(req.headers);
+  if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
+  const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, path, query))}`;
+  // nginx auth_request understands only 2xx/401/403: it redirects on 401 itself (error_page).
+  answerLogin(scope, login, navigation && original.style === 'forward');
+}
+
+function splitUri(uri: string): [string, string | undefined] {
+  const at = uri.indexOf('?');
+  return at === -1 ? [uri, undefined] : [uri.slice(0, at), uri.slice(at)];
+}
+
+function originalUrl(original: OriginalRequest, path?: string, query = ''): string {
+  return `${original.proto}://${original.host}${path === undefined ? original.uri : path + query}`;
+}

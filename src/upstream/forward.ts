@@ -1,0 +1,107 @@
+/**
+ * Forwarding to the protected application: the only module (with websocket.ts)
+ * that uses undici. Bodies stream both ways; nothing is buffered whole.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { errors, Pool } from 'undici';
+
+/**
+ * Hop-by-hop headers are meaningful only for one connection and must not be
+ * forwarded (RFC 9110 section 7.6.1), nor any header the Connection header names.
+ */
+export const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Normalised path and the original query, as judged by the gate. */
+  pathAndQuery: string;
+  /** Request headers to send, already stripped and with identity set. */
+  headers: Record<string, string | string[]>;
+  /** A renewed session cookie to add to the upstream's answer. */
+  setCookie?: string;
+}
+
+export class UpstreamError extends Error {
+  constructor(
+    readonly status: 502 | 504,
+    readonly code: string,
+  ) {
+    super(code);
+  }
+}
+
+export interface Upstream {
+  forward(request: ForwardRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createUpstream(origin: string, timeoutMs: number): Upstream {
+  const pool = new Pool(origin, {
+    connections: 128,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    connectTimeout: Math.min(timeoutMs, 10_000),
+  });
+  return {
+    async forward({ req, res, pathAndQuery, headers, setCookie }) {
+      const aborted = new AbortController();
+      res.once('close', () => res.writableFinished || aborted.abort());
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      let answer;
+      try {
+        answer = await pool.request({
+          method: req.method as 'GET',
+          path: pathAndQuery,
+          headers,
+          body: hasBody ? req : null,
+          signal: aborted.signal,
+        });
+      } catch (error) {
+        throw classify(error);
+      }
+      res.writeHead(answer.statusCode, responseHeaders(answer.headers, setCookie));
+      await pipeline(answer.body, res).catch(() => res.destroy());
+    },
+    close: () => pool.close(),
+  };
+}
+
+function responseHeaders(headers: Record<string, string | string[] | undefined>, setCookie: string | undefined): OutgoingHttpHeaders {
+  const named = connectionTokens(headers['connection']);
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    out[name] = value;
+  }
+  if (setCookie) {
+    const existing = out['set-cookie'];
+    out['set-cookie'] = [...(Array.isArray(existing) ? existing : existing ? [String(existing)] : []), setCookie];
+  }
+  return out;
+}
+
+export function connectionTokens(value: string | string[] | undefined): Set<string> {
+  if (!value) return new Set();
+  return new Set((Array.isArray(value) ? value.join(',') : value).split(',').map((token) => token.trim().toLowerCase()));
+}
+
+function classify(error: unknown): UpstreamError {
+  if (error instanceof errors.HeadersTimeoutError || error instanceof errors.BodyTimeoutError) {
+    return new UpstreamError(504, 'upstream_timeout');
+  }
+  if (error instanceof errors.ConnectTimeoutError) return new UpstreamError(504, 'upstream_timeout');
+  return new UpstreamError(502, 'upstream_unreachable');
+}
