@@ -64,6 +64,7 @@ export class KeyRing {
   #published: LoadedKey[] = [];
   #byKid = new Map<string, LoadedKey>();
   #lastLoad = 0;
+  #kidReload?: Promise<void>;
 
   constructor(
     private readonly store: Store,
@@ -117,8 +118,12 @@ export class KeyRing {
   async verificationKey(kid: string | undefined): Promise<CryptoKey | Uint8Array> {
     if (kid === undefined) throw new TokenInvalid('token_kid_missing');
     let key = this.#byKid.get(kid);
-    if (!key && this.clock.now() - this.#lastLoad > UNKNOWN_KID_RELOAD_MS) {
-      await this.reload();
+    if (!key && !this.#kidReload && this.clock.now() - this.#lastLoad > UNKNOWN_KID_RELOAD_MS) {
+      this.#kidReload = this.reload().finally(() => (this.#kidReload = undefined));
+    }
+    if (!key && this.#kidReload) {
+      // A burst of tokens from a new key all wait for the one reload, rather than only the first passing.
+      await this.#kidReload;
       key = this.#byKid.get(kid);
     }
     if (!key) throw new TokenInvalid('token_key_unknown');

@@ -115,7 +115,8 @@ export function sqlStore(db: Db): Store {
     },
 
     async listSigningKeys() {
-      return (await db.all('SELECT * FROM signing_keys ORDER BY created_at, kid')).map(toKey);
+      // Insertion order, not created_at: a host with a slow clock must still be able to rotate.
+      return (await db.all('SELECT * FROM signing_keys ORDER BY rowid')).map(toKey);
     },
     async addSigningKey(key, { onlyIfNone = false } = {}) {
       await db.run(

@@ -74,6 +74,7 @@ export interface Store {
   revokeUserSessions(userId: string, now: number): Promise<string[]>;
   revokedSessionsSince(since: number): Promise<string[]>;
 
+  /** In the order they were added; the last one signs. */
   listSigningKeys(): Promise<SigningKey[]>;
   /** Adds a key; with `onlyIfNone`, only when the table is empty (first start, racing replicas). */
   addSigningKey(key: SigningKey, options?: { onlyIfNone?: boolean }): Promise<void>;

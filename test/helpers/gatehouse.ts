@@ -97,3 +97,28 @@ export const cookieHeader = (cookies: Record<string, string>) =>
     .filter(([, value]) => value !== '')
     .map(([name, value]) => `${name}=${value}`)
     .join('; ');
+
+export interface RawResponse {
+  status: number;
+  headers: import('node:http').IncomingHttpHeaders;
+  body: string;
+}
+
+/**
+ * A request through node:http, which sends headers exactly as given: fetch drops
+ * the ones browsers control (Sec-Fetch-*, Connection) and normalises paths.
+ */
+export async function rawRequest(url: string, { method = 'GET', path, headers = {} }: { method?: string; path?: string; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+  const { request } = await import('node:http');
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, method, path: path ?? target.pathname + target.search, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
