@@ -76,7 +76,8 @@ export function stringField(fields: Fields, name: string, { required = false, ma
 const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer, browsers send "Origin: null" on our own form posts.
+  'referrer-policy': 'same-origin',
 };
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, cookies: string[] = []): void {

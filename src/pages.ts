@@ -31,6 +31,7 @@ const described = (error?: string) => (error ? ' aria-describedby="form-error"' 
 
 export interface FormPageInput {
   nonce: string;
+  csrf: string;
   rd: string;
   error?: string;
   username?: string;
@@ -38,14 +39,16 @@ export interface FormPageInput {
   registrationOpen: boolean;
 }
 
-export function loginPage({ nonce, rd, error, username = '', registrationOpen }: FormPageInput): string {
+const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
+
+export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
   return layout(
     'Sign in',
     nonce,
     `<h1>Sign in</h1>${errorBox(error)}
 <form method="post" action="/_auth/login"${described(error)}>
-<input type="hidden" name="rd" value="${escapeHtml(rd)}">
+${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="username">Username or email</label>
 <input id="username" name="username" autocomplete="username" required value="${escapeHtml(username)}" autofocus>
 <label for="password">Password</label>
@@ -55,13 +58,13 @@ export function loginPage({ nonce, rd, error, username = '', registrationOpen }:
   );
 }
 
-export function registerPage({ nonce, rd, error, username = '', email = '' }: FormPageInput): string {
+export function registerPage({ nonce, csrf, rd, error, username = '', email = '' }: FormPageInput): string {
   return layout(
     'Create an account',
     nonce,
     `<h1>Create an account</h1>${errorBox(error)}
 <form method="post" action="/_auth/register"${described(error)}>
-<input type="hidden" name="rd" value="${escapeHtml(rd)}">
+${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(username)}" autofocus>
 <label for="email">Email</label>
@@ -74,12 +77,12 @@ export function registerPage({ nonce, rd, error, username = '', email = '' }: Fo
   );
 }
 
-export function signedInPage({ nonce, username }: { nonce: string; username: string }): string {
+export function signedInPage({ nonce, csrf, username }: { nonce: string; csrf: string; username: string }): string {
   return layout(
     'Signed in',
     nonce,
     `<h1>Signed in</h1><p>You are signed in as <strong>${escapeHtml(username)}</strong>.</p>
-<form method="post" action="/_auth/logout"><button type="submit">Sign out</button></form>`,
+<form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit">Sign out</button></form>`,
   );
 }
 

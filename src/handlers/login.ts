@@ -2,13 +2,14 @@ import { sessionCookie } from '../auth/cookies.js';
 import { HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { loginPage } from '../pages.js';
-import { renderPage, type Scope } from '../scope.js';
+import { checkFormToken } from '../auth/csrf.js';
+import { renderForm, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
 
 export async function showLoginPage(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
   const registrationOpen = scope.services.config.registration === 'open';
-  renderPage(scope, 200, (nonce) => loginPage({ nonce, rd, registrationOpen }));
+  renderForm(scope, 200, (nonce, csrf) => loginPage({ nonce, csrf, rd, registrationOpen }));
 }
 
 /** POST /_auth/login: a form (cookies, 303 to rd) or JSON (the token body and cookies). */
@@ -17,6 +18,7 @@ export async function login(scope: Scope): Promise<void> {
   const { kind, fields } = await parseBody(scope.req);
   const rd = returnUrl(scope, fields['rd']);
   try {
+    if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
     const username = stringField(fields, 'username', { required: true, max: 320 });
     const password = stringField(fields, 'password', { required: true, max: 8192 });
     const tokens = await sessions.start(await accounts.authenticate(username, password));
@@ -26,8 +28,8 @@ export async function login(scope: Scope): Promise<void> {
   } catch (error) {
     if (kind !== 'form' || !(error instanceof HttpError)) throw error;
     const registrationOpen = config.registration === 'open';
-    renderPage(scope, error.status, (nonce) =>
-      loginPage({ nonce, rd, error: error.message, username: echo(fields['username']), registrationOpen }),
+    renderForm(scope, error.status, (nonce, csrf) =>
+      loginPage({ nonce, csrf, rd, error: error.message, username: echo(fields['username']), registrationOpen }),
     );
   }
 }

@@ -2,7 +2,8 @@ import { sessionCookie } from '../auth/cookies.js';
 import { forbidden, HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { messagePage, registerPage } from '../pages.js';
-import { renderPage, type Scope } from '../scope.js';
+import { checkFormToken } from '../auth/csrf.js';
+import { renderForm, renderPage, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
 
 const closed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
@@ -12,7 +13,7 @@ export async function showRegisterPage(scope: Scope): Promise<void> {
     return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Registration is closed', message: closed().message }));
   }
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
-  renderPage(scope, 200, (nonce) => registerPage({ nonce, rd, registrationOpen: true }));
+  renderForm(scope, 200, (nonce, csrf) => registerPage({ nonce, csrf, rd, registrationOpen: true }));
 }
 
 /** POST /_auth/register: 201 with the token body (JSON) or cookies and a 303 to rd (form). */
@@ -22,6 +23,7 @@ export async function register(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, fields['rd']);
   try {
     if (config.registration !== 'open') throw closed();
+    if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
     const user = await accounts.register({
       username: stringField(fields, 'username', { required: true, max: 256 }),
       email: stringField(fields, 'email', { max: 320 }),
@@ -33,8 +35,8 @@ export async function register(scope: Scope): Promise<void> {
     sendJson(scope.res, 201, tokenBody(tokens), cookies);
   } catch (error) {
     if (kind !== 'form' || !(error instanceof HttpError)) throw error;
-    renderPage(scope, error.status, (nonce) =>
-      registerPage({ nonce, rd, error: error.message, username: echo(fields['username']), email: echo(fields['email']), registrationOpen: true }),
+    renderForm(scope, error.status, (nonce, csrf) =>
+      registerPage({ nonce, csrf, rd, error: error.message, username: echo(fields['username']), email: echo(fields['email']), registrationOpen: true }),
     );
   }
 }

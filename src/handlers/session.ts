@@ -5,7 +5,8 @@ import { TokenInvalid } from '../auth/tokens.js';
 import { unauthorized } from '../errors.js';
 import { parseBody, sendEmpty, sendJson, sendRedirect, stringField } from '../http.js';
 import { signedInPage } from '../pages.js';
-import { renderPage, type Scope } from '../scope.js';
+import { checkFormToken } from '../auth/csrf.js';
+import { renderForm, type Scope } from '../scope.js';
 import { loginUrl, tokenBody } from './common.js';
 
 /** POST /_auth/refresh: a rotated pair for the refresh token in the body or the cookie. */
@@ -26,6 +27,7 @@ export async function refresh(scope: Scope): Promise<void> {
 export async function logout(scope: Scope): Promise<void> {
   const { sessions, config } = scope.services;
   const { kind, fields } = await parseBody(scope.req);
+  if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
   const session = await sessionToEnd(scope, stringField(fields, 'refresh_token', { max: 512 }));
   if (session && (fields['all'] === true || fields['all'] === 'true')) {
     await sessions.endAllOfUser(session.userId, 'logout_all');
@@ -97,5 +99,5 @@ export async function jwks(scope: Scope): Promise<void> {
 export async function home(scope: Scope): Promise<void> {
   const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
   if (!claims) return sendRedirect(scope.res, loginUrl('/'), [], 302);
-  renderPage(scope, 200, (nonce) => signedInPage({ nonce, username: claims.username }), setCookie ? [setCookie] : []);
+  renderForm(scope, 200, (nonce, csrf) => signedInPage({ nonce, csrf, username: claims.username }), setCookie ? [setCookie] : []);
 }

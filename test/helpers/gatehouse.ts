@@ -122,3 +122,24 @@ export async function rawRequest(url: string, { method = 'GET', path, headers = 
     req.end();
   });
 }
+
+/** What a browser holds after loading a form page: the CSRF cookie and the token in the form. */
+export async function formCsrf(gate: { url: string }, page = '/_auth/login'): Promise<{ cookie: string; token: string }> {
+  const res = await fetch(`${gate.url}${page}`);
+  const html = await res.text();
+  const token = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
+  const cookie = res.headers.getSetCookie().find((line) => line.includes('gatehouse_csrf='))?.split(';')[0];
+  if (!token || !cookie) throw new Error(`no CSRF token on ${page}`);
+  return { cookie, token };
+}
+
+/** A form post as a browser sends it from gatehouse's own page, CSRF token included. */
+export async function postForm(gate: { url: string }, path: string, fields: Record<string, string>): Promise<Response> {
+  const { cookie, token } = await formCsrf(gate);
+  return fetch(`${gate.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    body: new URLSearchParams({ csrf: token, ...fields }),
+    redirect: 'manual',
+  });
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { cookieHeader, cookiesOf, formCsrf, PASSWORD, postForm, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 
 let gate: TestGatehouse;
 beforeAll(async () => {
@@ -88,12 +88,7 @@ describe('registration and login', () => {
 describe('forms', () => {
   it('signs in by form post, sets cookies and redirects to a safe rd', async () => {
     const { username } = await registerUser(gate);
-    const res = await fetch(`${gate.url}/_auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username, password: PASSWORD, rd: '/app/page?x=1' }),
-      redirect: 'manual',
-    });
+    const res = await postForm(gate, '/_auth/login', { username, password: PASSWORD, rd: '/app/page?x=1' });
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/app/page?x=1');
     expect(Object.keys(cookiesOf(res))).toEqual(['gatehouse_session']);
@@ -103,28 +98,43 @@ describe('forms', () => {
     'redirects to / instead of the unsafe rd %s',
     async (rd) => {
       const { username } = await registerUser(gate);
-      const res = await fetch(`${gate.url}/_auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ username, password: PASSWORD, rd }),
-        redirect: 'manual',
-      });
+      const res = await postForm(gate, '/_auth/login', { username, password: PASSWORD, rd });
       expect(res.headers.get('location')).toBe('/');
     },
   );
 
   it('shows the login page again with the error in place after a wrong password', async () => {
-    const res = await fetch(`${gate.url}/_auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'nobody', password: 'wrong password', rd: '/x' }),
-      redirect: 'manual',
-    });
+    const res = await postForm(gate, '/_auth/login', { username: 'nobody', password: 'wrong password', rd: '/x' });
     expect(res.status).toBe(401);
     const html = await res.text();
     expect(html).toContain('role="alert"');
     expect(html).toContain('value="/x"');
     expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+  });
+
+  it.each([
+    ['without a CSRF token', (t: { cookie: string; token: string }) => ({ cookie: t.cookie, csrf: '' })],
+    ['without the CSRF cookie', (t: { cookie: string; token: string }) => ({ cookie: '', csrf: t.token })],
+    ['with a token that does not match the cookie', (t: { cookie: string; token: string }) => ({ cookie: t.cookie, csrf: 'A'.repeat(32) })],
+  ])('refuses a sign-in form %s with 403 and a fresh form', async (_name, tamper) => {
+    const { username } = await registerUser(gate);
+    const { cookie, csrf } = tamper(await formCsrf(gate));
+    const res = await fetch(`${gate.url}/_auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie && { cookie }) },
+      body: new URLSearchParams({ username, password: PASSWORD, csrf }),
+      redirect: 'manual',
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.getSetCookie().some((line) => line.startsWith('gatehouse_session='))).toBe(false);
+    expect(await res.text()).toMatch(/name="csrf" value="[\w-]{32}"/);
+  });
+
+  it('registers by form post with the CSRF token and lands on rd signed in', async () => {
+    const res = await postForm(gate, '/_auth/register', { username: uniqueName(), password: PASSWORD, rd: '/welcome' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/welcome');
+    expect(cookiesOf(res)['gatehouse_session']).toMatch(/~/);
   });
 
   it('refuses a form post from another site with 403', async () => {

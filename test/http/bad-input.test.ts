@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, registerUser, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { PASSWORD, registerUser, startTestGatehouse, type TestGatehouse, postForm } from '../helpers/gatehouse.js';
 
 let gate: TestGatehouse;
 beforeAll(async () => {
@@ -338,12 +338,7 @@ describe('a return URL that leaves gatehouse', () => {
   // Removing the dot segment from "/.//evil.com" leaves "//evil.com", which a browser follows to evil.com.
   it.each(['/.//evil.com', '/..//evil.com', '/%2e//evil.com'])('sends a form sign-in with rd %j back to gatehouse', async (rd) => {
     const { username } = await registerUser(gate);
-    const res = await fetch(`${gate.url}/_auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username, password: PASSWORD, rd }),
-      redirect: 'manual',
-    });
+    const res = await postForm(gate, '/_auth/login', { username, password: PASSWORD, rd });
     expect(res.status).toBe(303);
     const location = res.headers.get('location')!;
     expect(new URL(location, `${gate.url}/_auth/login`).host).toBe(gate.address);
