@@ -33,6 +33,12 @@ export function createMetrics() {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    gateDecisions: new Counter({
+      name: 'gatehouse_gate_decisions_total',
+      help: 'Proxy and forward-auth decisions by outcome (allow, login, forbidden).',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total',
       help: 'Requests the upstream did not answer, by reason.',

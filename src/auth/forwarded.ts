@@ -31,11 +31,21 @@ export function trustedProxies(cidrs: readonly string[]): BlockList {
   return list;
 }
 
+/** Answers per list and address, remembered: BlockList.check allocates on every call. */
+const checked = new WeakMap<BlockList, Map<string, boolean>>();
+
 export function isTrusted(address: string | undefined, trusted: BlockList): boolean {
   if (address === undefined) return true; // a unix socket: only local processes can connect
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  const family = isIP(v4);
-  return family !== 0 && trusted.check(v4, family === 6 ? 'ipv6' : 'ipv4');
+  let known = checked.get(trusted);
+  if (!known) checked.set(trusted, (known = new Map()));
+  let answer = known.get(address);
+  if (answer === undefined) {
+    const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+    const family = isIP(v4);
+    answer = family !== 0 && trusted.check(v4, family === 6 ? 'ipv6' : 'ipv4');
+    if (known.size < 10_000) known.set(address, answer);
+  }
+  return answer;
 }
 
 /** One value of a header; 400 when a client or proxy sent it twice. */
@@ -63,7 +73,7 @@ function fromForward(req: IncomingMessage): OriginalRequest {
   const proto = (single(req, 'x-forwarded-proto') ?? 'http').toLowerCase();
   const host = single(req, 'x-forwarded-host') ?? single(req, 'host');
   const uri = single(req, 'x-forwarded-uri') ?? '/';
-  return checked({ style: 'forward', method, proto, host, uri });
+  return checkedRequest({ style: 'forward', method, proto, host, uri });
 }
 
 function fromNginx(req: IncomingMessage): OriginalRequest {
@@ -71,10 +81,10 @@ function fromNginx(req: IncomingMessage): OriginalRequest {
   const raw = single(req, 'x-original-url');
   const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
   if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');
-  return checked({ style: 'nginx', method, proto: match[1]!.toLowerCase(), host: match[2]!, uri: match[3] ?? '/' });
+  return checkedRequest({ style: 'nginx', method, proto: match[1]!.toLowerCase(), host: match[2]!, uri: match[3] ?? '/' });
 }
 
-function checked(o: { style: ProxyStyle; method: string; proto: string; host: string | undefined; uri: string }): OriginalRequest {
+function checkedRequest(o: { style: ProxyStyle; method: string; proto: string; host: string | undefined; uri: string }): OriginalRequest {
   if (!METHOD.test(o.method)) throw badRequest('invalid_forwarded_method', 'The forwarded method is not valid.');
   if (o.proto !== 'http' && o.proto !== 'https') throw badRequest('invalid_forwarded_proto', 'The forwarded scheme must be http or https.');
   if (!o.host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(o.host)) {

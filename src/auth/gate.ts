@@ -14,6 +14,12 @@ export type GateDecision =
   | { outcome: 'forbidden'; claims?: AccessClaims };
 
 export async function decideGate(target: Target, headers: IncomingHttpHeaders, services: Services): Promise<GateDecision> {
+  const decision = await decide(target, headers, services);
+  services.metrics.gateDecisions.inc({ outcome: decision.outcome });
+  return decision;
+}
+
+async function decide(target: Target, headers: IncomingHttpHeaders, services: Services): Promise<GateDecision> {
   const verdict = services.rules(target);
   if (verdict.policy === 'deny') return { outcome: 'forbidden' };
   const hasCredentials = headers.authorization !== undefined || headers.cookie !== undefined;
