@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { MIGRATION_HEADERS } from './auth/identity-headers.js';
+import { normalizePath } from './auth/paths.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
@@ -174,10 +175,15 @@ const cidr: Parser<string> = (value) => {
   return `${address}/${bits}`;
 };
 
+/** Written as people write paths, kept in the canonical form requests are matched in. */
 const pathPrefix: Parser<string> = (value) => {
   const path = text(value);
   if (!path.startsWith('/')) throw new Invalid('paths starting with /');
-  return path;
+  try {
+    return normalizePath(path);
+  } catch {
+    throw new Invalid('paths without encoded separators, dot segments or control characters');
+  }
 };
 
 const accessRules: Parser<AccessRule[]> = (value) => {

@@ -52,11 +52,14 @@ export function identityHeaders(preset: IdentityPreset, claims: AccessClaims | u
     [names.user, headerSafe(claims?.username)],
     [names.id, claims?.sub ?? ''],
     [names.email, headerSafe(claims?.email)],
-    [names.groups, headerSafe(claims?.groups.join(','))],
+    [names.groups, claims ? claims.groups.map(groupSafe).join(',') : ''],
   ];
   if (names.name) headers.push([names.name, headerSafe(claims?.username)]);
   return headers;
 }
+
+/** One group of the comma-separated list: a comma inside a name is encoded too. */
+const groupSafe = (group: string) => (/^[\x20-\x2b\x2d-\x7e]*$/.test(group) ? group : encodeURIComponent(group));
 
 /** Header values are Latin-1 on the wire; anything else is percent-encoded rather than mangled. */
 function headerSafe(value: string | null | undefined): string {

@@ -29,6 +29,8 @@ export function normalizePath(raw: string): string {
   for (const [, hex] of raw.matchAll(HEX_PAIR)) {
     if (FORBIDDEN_ENCODED.has(parseInt(hex!, 16))) throw new AmbiguousPath('encoded_separator_or_control');
   }
+  // %252e is %2e after one more decoding: an upstream that decodes twice would see a dot segment.
+  if (/%25(2[eEfF]|5[cC]|3[bB]|00)/.test(raw)) throw new AmbiguousPath('double_encoded_separator');
   let decoded: string;
   try {
     // decodeURIComponent refuses overlong and otherwise invalid UTF-8 sequences.

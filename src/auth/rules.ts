@@ -30,7 +30,8 @@ export function compileRules(publicPaths: readonly string[], rules: readonly Acc
     ...rules.map(compileRule),
   ];
   return (target) => {
-    const host = target.host.toLowerCase().replace(/:\d+$/, '');
+    // "example.com." is the same host as "example.com" to DNS and to Traefik's Host matcher.
+    const host = target.host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     for (const rule of compiled) {
       if (rule.host && !rule.host(host)) continue;
       if (rule.path && !rule.path(target.path)) continue;
