@@ -1,5 +1,5 @@
 /** The only module that uses prom-client. Served on the management port only. */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -45,6 +45,9 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    mailSent: new Counter({ name: 'gatehouse_mail_sent_total', help: 'Mails handed to the SMTP server.', registers: [registry] }),
+    mailFailed: new Counter({ name: 'gatehouse_mail_failed_total', help: 'Mails given up after every retry.', registers: [registry] }),
+    mailQueueDepth: new Gauge({ name: 'gatehouse_mail_queue_depth', help: 'Mails waiting to be sent.', registers: [registry] }),
     tokenCache: new Counter({
       name: 'gatehouse_token_cache_total',
       help: 'Verified-token cache lookups by result (hit, miss).',

@@ -19,10 +19,12 @@ const STYLE = `
   p.alt{margin:1.25rem 0 0;text-align:center}
   @media (prefers-color-scheme:dark){body{background:#15171b;color:#e7e9ee}main{background:#1f2228}input{background:#15171b;color:inherit;border-color:#4a505c}}`;
 
-function layout(title: string, nonce: string, body: string): string {
+/** `passkeys` loads gatehouse's own passkey script (no inline scripts anywhere). */
+function layout(title: string, nonce: string, body: string, passkeys = false): string {
+  const script = passkeys ? '<script type="module" src="/_auth/assets/passkeys.js"></script>' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${escapeHtml(title)}</title><style nonce="${nonce}">${STYLE}</style></head>
+<title>${escapeHtml(title)}</title><style nonce="${nonce}">${STYLE}</style>${script}</head>
 <body><main>${body}</main></body></html>`;
 }
 
@@ -43,6 +45,7 @@ const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${e
 
 export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
+  const more = `<p class="alt"><a href="/_auth/password/forgot">Forgot your password?</a> · <a href="/_auth/magic-link?rd=${encodeURIComponent(rd)}">Email me a sign-in link</a></p>`;
   return layout(
     'Sign in',
     nonce,
@@ -54,7 +57,7 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>${register}`,
+</form>${more}${register}`,
   );
 }
 
@@ -74,6 +77,48 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <button type="submit">Create account</button>
 </form>
 <p class="alt"><a href="/_auth/login?rd=${encodeURIComponent(rd)}">I already have an account</a></p>`,
+  );
+}
+
+export function mfaPage({ nonce, csrf, methods, error }: { nonce: string; csrf: string; methods: string[]; error?: string }): string {
+  const totp = methods.includes('totp')
+    ? `<form method="post" action="/_auth/mfa/totp"${described(error)}>${csrfField(csrf)}
+<label for="code">Code from your authenticator app</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus>
+<button type="submit">Verify</button></form>
+<details><summary>Use a recovery code</summary>
+<form method="post" action="/_auth/mfa/recovery">${csrfField(csrf)}
+<label for="recovery">Recovery code</label><input id="recovery" name="code" autocomplete="off" required>
+<button type="submit">Use recovery code</button></form></details>`
+    : '';
+  const passkey = methods.includes('webauthn')
+    ? `<button type="button" id="passkey-mfa" data-mfa="1">Use a passkey</button><p class="error" role="alert" id="passkey-error" hidden></p>`
+    : '';
+  return layout('Second step', nonce, `<h1>One more step</h1>${errorBox(error)}${totp}${passkey}`, methods.includes('webauthn'));
+}
+
+export function emailRequestPage(p: { nonce: string; csrf: string; action: string; title: string; button: string; rd?: string }): string {
+  const rd = p.rd ? `<input type="hidden" name="rd" value="${escapeHtml(p.rd)}">` : '';
+  return layout(
+    p.title,
+    p.nonce,
+    `<h1>${escapeHtml(p.title)}</h1>
+<form method="post" action="${p.action}">${csrfField(p.csrf)}${rd}
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="email" required autofocus>
+<button type="submit">${escapeHtml(p.button)}</button></form>
+<p class="alt"><a href="/_auth/login">Back to sign in</a></p>`,
+  );
+}
+
+export function resetPage({ nonce, csrf, token }: { nonce: string; csrf: string; token: string }): string {
+  return layout(
+    'Choose a new password',
+    nonce,
+    `<h1>Choose a new password</h1>
+<form method="post" action="/_auth/password/reset">${csrfField(csrf)}<input type="hidden" name="token" value="${escapeHtml(token)}">
+<label for="password">New password <small>(at least 10 characters)</small></label>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="10" autofocus>
+<button type="submit">Set password</button></form>`,
   );
 }
 

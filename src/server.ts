@@ -33,6 +33,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
   await services.keys.init();
   await services.revocations.sync();
+  await services.mail.start();
 
   const every = (ms: number, task: () => Promise<void>, event: string) =>
     setInterval(() => task().catch((error: unknown) => log.error(event, { error: String(error) })), ms).unref();
@@ -59,6 +60,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
       await Promise.all([server, management].map(stopAccepting));
       clearInterval(closeIdle);
+      await services.mail.stop();
       await upstream?.close();
       await store.close();
       log.info('stopped');

@@ -4,6 +4,12 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { Accounts } from './auth/accounts.js';
+import { breachCheck } from './auth/breached.js';
+import { OneTimeTokens } from './auth/one-time-tokens.js';
+import { SecondFactors } from './auth/second-factors.js';
+import { Throttle } from './auth/throttle.js';
+import { MailQueue } from './mail/queue.js';
+import { createTransport } from './mail/transport.js';
 import { createPasswordHasher, type PasswordHasher } from './auth/passwords.js';
 import { RevocationList } from './auth/revocations.js';
 import { Sessions } from './auth/sessions.js';
@@ -28,6 +34,10 @@ export interface Services {
   sessions: Sessions;
   passwords: PasswordHasher;
   accounts: Accounts;
+  throttle: Throttle;
+  oneTimeTokens: OneTimeTokens;
+  secondFactors: SecondFactors;
+  mail: MailQueue;
   /** Built once at start: the hot path only calls them. */
   rules: RuleMatcher;
   trusted: BlockList;
@@ -44,9 +54,15 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const limits = { idleTimeoutMs: config.idle_timeout, sessionLifetimeMs: config.session_lifetime, refreshGraceMs: config.refresh_grace };
   const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics });
   const passwords = await createPasswordHasher({ pepper: config.password_pepper });
-  const accounts = new Accounts({ store, passwords, sessions, clock, log, metrics });
+  const throttle = new Throttle(store, clock, config, log);
+  const oneTimeTokens = new OneTimeTokens(store, clock);
+  const isBreached = breachCheck(config.hibp_url, log);
+  const accounts = new Accounts({ store, passwords, sessions, throttle, isBreached, clock, log, metrics });
+  const secondFactors = new SecondFactors({ store, oneTimeTokens, throttle, clock, log, config });
+  const send = createTransport(config.smtp_url, config.email_from, log);
+  const mail = new MailQueue({ store, send, clock, log, metrics, domain: new URL(config.public_url).hostname });
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, rules, trusted, isStripped };
+  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, mail, rules, trusted, isStripped };
 }

@@ -6,7 +6,9 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
 import { passwordProblem, type PasswordHasher } from './passwords.js';
+import type { BreachCheck } from './breached.js';
 import type { Sessions } from './sessions.js';
+import type { Throttle } from './throttle.js';
 
 export const MAX_USERNAME_LENGTH = 64;
 const MAX_EMAIL_LENGTH = 254;
@@ -30,6 +32,8 @@ export function emailProblem(email: string): string | undefined {
 
 export interface AccountDeps {
   store: Store;
+  isBreached: BreachCheck;
+  throttle: Throttle;
   passwords: PasswordHasher;
   sessions: Sessions;
   clock: Clock;
@@ -48,6 +52,7 @@ export class Accounts {
     const problem =
       usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
     if (problem) throw badRequest('invalid_input', problem);
+    await this.checkBreached(input.password);
     try {
       const user = await this.deps.store.createUser({
         username,
@@ -56,7 +61,7 @@ export class Accounts {
         admin: input.admin ?? false,
         now: this.deps.clock.now(),
       });
-      this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins') });
+      this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });
       return user;
     } catch (error) {
       if (error instanceof StoreConflict) throw conflict(`${error.field}_taken`, `That ${error.field} is already taken.`);
@@ -64,37 +69,56 @@ export class Accounts {
     }
   }
 
-  /** Unknown user, disabled user and wrong password fail alike, after the same argon2 work. */
-  async authenticate(login: string, password: string): Promise<User> {
-    const { store, passwords, metrics, log } = this.deps;
+  /**
+   * Unknown user, disabled or banned account and wrong password fail alike, after
+   * the same argon2 work. Failures count towards bans of the account and the address.
+   */
+  async authenticate(login: string, password: string, address: string): Promise<User> {
+    const { store, passwords, throttle, metrics, log } = this.deps;
     const tooLong = Buffer.byteLength(password) > 4096 || login.length > 320;
     const user = tooLong ? undefined : await store.findUserByLogin(login);
+    const banned = await throttle.isBanned(user?.id, address);
     const matches = await passwords.verify(user?.passwordHash, tooLong ? '' : password);
-    if (!user || !matches || user.disabled) {
+    const reason = !user ? 'unknown_user' : banned ? 'banned' : !matches ? 'wrong_password' : user.disabled ? 'user_disabled' : undefined;
+    if (reason) {
+      if (!banned) await throttle.failed(user?.id, address);
       metrics.logins.inc({ result: 'failure' });
-      log.info('login_failed', { reason: !user ? 'unknown_user' : !matches ? 'wrong_password' : 'user_disabled' });
+      log.info('login_failed', { reason, user_id: user?.id, address, audit: true });
       throw wrongCredentials();
     }
-    if (passwords.needsRehash(user.passwordHash)) {
-      await store.setPasswordHash(user.id, await passwords.hash(password));
+    await throttle.succeeded(user!.id);
+    if (passwords.needsRehash(user!.passwordHash)) {
+      await store.setPasswordHash(user!.id, await passwords.hash(password));
     }
-    metrics.logins.inc({ result: 'success' });
-    log.info('login_succeeded', { user_id: user.id });
-    return user;
+    return user!;
+  }
+
+  /** A completed sign-in, for the audit log and metrics (after any second factor). */
+  signedIn(user: User, method: string, address: string): void {
+    this.deps.metrics.logins.inc({ result: 'success' });
+    this.deps.log.info('login_succeeded', { user_id: user.id, method, address, audit: true });
+  }
+
+  /** 400 when the password is known from a breach (only with hibp_url set). */
+  async checkBreached(password: string): Promise<void> {
+    if (await this.deps.isBreached(password)) {
+      throw badRequest('breached_password', 'This password appears in known data breaches; please choose another.');
+    }
   }
 
   /** Sets a new password and ends every session of the user. */
   async changePassword(user: User, password: string): Promise<void> {
     const problem = passwordProblem(password);
     if (problem) throw badRequest('invalid_input', problem);
+    await this.checkBreached(password);
     await this.deps.store.setPasswordHash(user.id, await this.deps.passwords.hash(password));
     await this.deps.sessions.endAllOfUser(user.id, 'password_changed');
-    this.deps.log.info('password_changed', { user_id: user.id });
+    this.deps.log.info('password_changed', { user_id: user.id, audit: true });
   }
 
   async setDisabled(user: User, disabled: boolean): Promise<void> {
     await this.deps.store.setDisabled(user.id, disabled);
     if (disabled) await this.deps.sessions.endAllOfUser(user.id, 'user_disabled');
-    this.deps.log.info(disabled ? 'user_disabled' : 'user_enabled', { user_id: user.id });
+    this.deps.log.info(disabled ? 'user_disabled' : 'user_enabled', { user_id: user.id, audit: true });
   }
 }

@@ -1,4 +1,7 @@
 /** Pieces several handlers share. */
+import { authenticate } from '../auth/authenticate.js';
+import { unauthorized } from '../errors.js';
+import type { User } from '../store/types.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { safeRedirect } from '../auth/redirects.js';
 import type { Scope } from '../scope.js';
@@ -22,3 +25,12 @@ export const loginUrl = (rd: string) => `/_auth/login?rd=${encodeURIComponent(rd
 
 /** A form field that may be shown again in the page after an error. */
 export const echo = (value: unknown) => (typeof value === 'string' ? value.slice(0, 320) : '');
+
+/** The signed-in caller, fresh from the store (a renewed cookie is sent along); 401 otherwise. */
+export async function requireUser(scope: Scope): Promise<{ user: User; sessionId: string }> {
+  const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
+  const user = claims && (await scope.services.store.findUserById(claims.sub));
+  if (!claims || !user || user.disabled) throw unauthorized('unauthenticated', 'Sign in first.');
+  if (setCookie) scope.res.appendHeader('set-cookie', setCookie);
+  return { user, sessionId: claims.sid };
+}

@@ -1,10 +1,12 @@
 import { sessionCookie } from '../auth/cookies.js';
-import { HttpError } from '../errors.js';
+import { forbidden, HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { loginPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
+import { clientAddress } from '../auth/forwarded.js';
 import { renderForm, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
+import { answerPendingMfa } from './mfa.js';
 
 export async function showLoginPage(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
@@ -21,7 +23,14 @@ export async function login(scope: Scope): Promise<void> {
     if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
     const username = stringField(fields, 'username', { required: true, max: 320 });
     const password = stringField(fields, 'password', { required: true, max: 8192 });
-    const tokens = await sessions.start(await accounts.authenticate(username, password));
+    const address = clientAddress(scope.req, scope.services.trusted);
+    const user = await accounts.authenticate(username, password, address);
+    if (config.require_verified_email && !user.emailVerified) {
+      throw forbidden('email_not_verified', 'Please confirm your email address first; we sent you a link.');
+    }
+    if (await answerPendingMfa(scope, user, rd, kind)) return;
+    accounts.signedIn(user, 'password', address);
+    const tokens = await sessions.start(user);
     const cookies = [sessionCookie(tokens, config)];
     if (kind === 'form') return sendRedirect(scope.res, rd, cookies);
     sendJson(scope.res, 200, tokenBody(tokens), cookies);

@@ -5,6 +5,7 @@ import { messagePage, registerPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { renderForm, renderPage, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
+import { sendVerification } from './mail-links.js';
 
 const closed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
 
@@ -29,6 +30,14 @@ export async function register(scope: Scope): Promise<void> {
       email: stringField(fields, 'email', { max: 320 }),
       password: stringField(fields, 'password', { required: true, max: 8192 }),
     });
+    if (user.email) await sendVerification(scope.services, user, user.email);
+    if (config.require_verified_email) {
+      if (kind === 'form') {
+        const message = 'We sent a link to your email address. Follow it, then sign in.';
+        return renderPage(scope, 201, (nonce) => messagePage({ nonce, title: 'Check your inbox', message }));
+      }
+      return sendJson(scope.res, 201, { verification_required: true });
+    }
     const tokens = await sessions.start(user);
     const cookies = [sessionCookie(tokens, config)];
     if (kind === 'form') return sendRedirect(scope.res, rd, cookies);

@@ -31,4 +31,59 @@ export const MIGRATIONS: readonly string[] = [
      public_jwk TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE users ADD COLUMN display_name TEXT;
+   ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN totp_secret TEXT;
+   ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+   CREATE TABLE recovery_codes (
+     user_id TEXT NOT NULL,
+     code_hash TEXT NOT NULL,
+     used_at INTEGER,
+     PRIMARY KEY (user_id, code_hash)
+   );
+   CREATE TABLE one_time_tokens (
+     hash TEXT PRIMARY KEY,
+     purpose TEXT NOT NULL,
+     user_id TEXT,
+     data TEXT,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   CREATE INDEX one_time_tokens_expiry ON one_time_tokens(expires_at);
+   CREATE TABLE mail_queue (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     recipient TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     text_body TEXT NOT NULL,
+     html_body TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'queued',
+     due_at INTEGER NOT NULL,
+     attempts INTEGER NOT NULL DEFAULT 0,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE INDEX mail_queue_due ON mail_queue(state, due_at);
+   CREATE TABLE throttle_events (
+     key TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     at INTEGER NOT NULL
+   );
+   CREATE INDEX throttle_events_key ON throttle_events(kind, key, at);
+   CREATE TABLE bans (
+     key TEXT PRIMARY KEY,
+     until INTEGER NOT NULL
+   );
+   CREATE TABLE webauthn_credentials (
+     id TEXT PRIMARY KEY,
+     user_id TEXT NOT NULL,
+     public_key TEXT NOT NULL,
+     counter INTEGER NOT NULL,
+     transports TEXT NOT NULL DEFAULT '[]',
+     name TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER
+   );
+   CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id);`,
 ];

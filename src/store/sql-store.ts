@@ -1,8 +1,11 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, openDb, type Db, type Row } from './db.js';
+import { accountExtras, mailAndThrottle } from './sql-extras.js';
 import { loginKey, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
 
 const ADMIN_GROUPS = JSON.stringify(['admins']);
+
+const orNull = (value: unknown) => (value === null || value === undefined ? null : value);
 
 const toUser = (row: Row): User => ({
   id: String(row['id']),
@@ -12,9 +15,12 @@ const toUser = (row: Row): User => ({
   passwordHash: String(row['password_hash']),
   disabled: Number(row['disabled']) === 1,
   createdAt: Number(row['created_at']),
+  displayName: orNull(row['display_name']) as string | null,
+  emailVerified: Number(row['email_verified']) === 1,
+  totpSecret: orNull(row['totp_secret']) as string | null,
+  totpEnabled: Number(row['totp_enabled']) === 1,
 });
 
-const orNull = (value: unknown) => (value === null || value === undefined ? null : value);
 
 const toSession = (row: Row): Session => ({
   id: String(row['id']),
@@ -42,6 +48,8 @@ export async function openSqlStore(url: string): Promise<Store> {
 
 export function sqlStore(db: Db): Store {
   return {
+    ...accountExtras(db),
+    ...mailAndThrottle(db),
     migrate: () => db.migrate(),
     ping: async () => void (await db.get('SELECT 1')),
     close: async () => db.close(),
@@ -109,6 +117,9 @@ export function sqlStore(db: Db): Store {
     async revokeUserSessions(userId, now) {
       const rows = await db.all('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
       return rows.map((row) => String(row['id']));
+    },
+    async listUserSessions(userId) {
+      return (await db.all('SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY last_used_at DESC', [userId])).map(toSession);
     },
     async revokedSessionsSince(since) {
       return (await db.all('SELECT id FROM sessions WHERE revoked_at >= ?', [since])).map((row) => String(row['id']));

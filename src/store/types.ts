@@ -11,6 +11,11 @@ export interface User {
   passwordHash: string;
   disabled: boolean;
   createdAt: number;
+  displayName: string | null;
+  emailVerified: boolean;
+  /** Base32; set while enrolling, and once enabled. */
+  totpSecret: string | null;
+  totpEnabled: boolean;
 }
 
 export interface NewUser {
@@ -51,6 +56,35 @@ export interface SigningKey {
   createdAt: number;
 }
 
+export interface OneTimeToken {
+  hash: string;
+  purpose: 'password_reset' | 'magic_link' | 'email_verify' | 'mfa' | 'webauthn';
+  userId: string | null;
+  /** Purpose-specific: the address to verify, the rd to return to, a challenge. */
+  data: string | null;
+  expiresAt: number;
+}
+
+export interface QueuedMail {
+  id: number;
+  recipient: string;
+  subject: string;
+  text: string;
+  html: string;
+  attempts: number;
+}
+
+export interface Credential {
+  id: string;
+  userId: string;
+  publicKey: string;
+  counter: number;
+  transports: string[];
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   ping(): Promise<void>;
@@ -64,6 +98,50 @@ export interface Store {
   listUsers(): Promise<User[]>;
   setPasswordHash(userId: string, passwordHash: string): Promise<void>;
   setDisabled(userId: string, disabled: boolean): Promise<void>;
+  setDisplayName(userId: string, displayName: string | null): Promise<void>;
+  /** Throws StoreConflict('email') when another account has it. */
+  setEmail(userId: string, email: string | null, verified: boolean): Promise<void>;
+  deleteUser(userId: string): Promise<void>;
+  setTotp(userId: string, secret: string | null, enabled: boolean): Promise<void>;
+  /** Records a used TOTP time step; false when this or a later step was already used (a replay). */
+  useTotpStep(userId: string, step: number): Promise<boolean>;
+  replaceRecoveryCodes(userId: string, codeHashes: string[]): Promise<void>;
+  /** Marks the code used; false when it is unknown or already used. */
+  useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean>;
+
+  createOneTimeToken(token: OneTimeToken): Promise<void>;
+  /** A live token, without using it up (a pending second factor allows retries). */
+  findOneTimeToken(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
+  /** Consumes the token atomically: of two racing callers, only one gets it. */
+  consumeOneTimeToken(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
+
+  addCredential(credential: Credential): Promise<void>;
+  listCredentials(userId: string): Promise<Credential[]>;
+  findCredential(id: string): Promise<Credential | undefined>;
+  /** Stores a new sign counter and use time; false if the counter did not grow (a cloned authenticator). */
+  useCredential(id: string, counter: number, now: number): Promise<boolean>;
+  renameCredential(userId: string, id: string, name: string): Promise<boolean>;
+  deleteCredential(userId: string, id: string): Promise<boolean>;
+
+  enqueueMail(mail: { recipient: string; subject: string; text: string; html: string; now: number }): Promise<void>;
+  /** Takes the next due message and marks it as being sent. */
+  claimMail(now: number): Promise<QueuedMail | undefined>;
+  markMailSent(id: number, now: number): Promise<void>;
+  retryMail(id: number, error: string, dueAt: number): Promise<void>;
+  /** Messages a crash left in the middle of sending (claimed before the time given): never sent again, reported instead. */
+  abandonInterruptedMail(claimedBefore: number): Promise<number>;
+  /** Gives up on a message after its last attempt. */
+  failMail(id: number, error: string): Promise<void>;
+  mailQueueDepth(): Promise<number>;
+
+  /** Counts an event for a key (failed sign-ins, mails sent) and returns how many fell within `since`. */
+  countEvent(kind: string, key: string, now: number, since: number): Promise<number>;
+  countEvents(kind: string, key: string, since: number): Promise<number>;
+  ban(key: string, until: number): Promise<void>;
+  bannedUntil(key: string, now: number): Promise<number | undefined>;
+  clearEvents(kind: string, key: string): Promise<void>;
+  /** Drops throttle events, bans and one-time tokens that no longer matter. */
+  prune(before: number, now: number): Promise<void>;
 
   createSession(session: { id: string; userId: string; refreshHash: string; now: number }): Promise<void>;
   findSession(id: string): Promise<Session | undefined>;
@@ -73,6 +151,8 @@ export interface Store {
   /** Revokes every live session of the user; returns their ids. */
   revokeUserSessions(userId: string, now: number): Promise<string[]>;
   revokedSessionsSince(since: number): Promise<string[]>;
+  /** Live sessions of a user, newest first. */
+  listUserSessions(userId: string): Promise<Session[]>;
 
   /** In the order they were added; the last one signs. */
   listSigningKeys(): Promise<SigningKey[]>;

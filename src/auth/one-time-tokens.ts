@@ -1,0 +1,38 @@
+/**
+ * Tokens sent by mail (reset, magic link, email verification) and pending second
+ * factors: random, stored only as SHA-256, bound to their purpose, short-lived,
+ * and consumed atomically so that two clicks cannot both win.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { OneTimeToken, Store } from '../store/types.js';
+
+type Purpose = OneTimeToken['purpose'];
+const FORMAT = /^[A-Za-z0-9_-]{43}$/;
+
+const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export class OneTimeTokens {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  async issue(purpose: Purpose, userId: string | null, data: string | null, ttlMs: number): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    await this.store.createOneTimeToken({ hash: hash(token), purpose, userId, data, expiresAt: this.clock.now() + ttlMs });
+    return token;
+  }
+
+  /** Uses the token up; undefined when it is unknown, expired, used or of another purpose. */
+  async consume(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
+    if (typeof token !== 'string' || !FORMAT.test(token)) return undefined;
+    return this.store.consumeOneTimeToken(hash(token), purpose, this.clock.now());
+  }
+
+  /** Looks without using up. */
+  async peek(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
+    if (typeof token !== 'string' || !FORMAT.test(token)) return undefined;
+    return this.store.findOneTimeToken(hash(token), purpose, this.clock.now());
+  }
+}

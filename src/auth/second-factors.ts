@@ -1,0 +1,102 @@
+/**
+ * Second factors: TOTP with single-use recovery codes, and the pending state
+ * between a password and its second step. The pending state is a one-time token
+ * and nothing else: no session, no cookie that authenticate() reads.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import { badRequest } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store, User } from '../store/types.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+import type { Throttle } from './throttle.js';
+import { newTotpSecret, otpauthUrl, totpStep } from './totp.js';
+
+export type Method = 'totp' | 'recovery' | 'webauthn';
+const PENDING_TTL = 5 * 60_000;
+const RECOVERY_CODES = 10;
+
+const hashCode = (code: string) => createHash('sha256').update(code.replace(/[\s-]/g, '').toUpperCase()).digest('base64url');
+
+function recoveryCode(): string {
+  const raw = randomBytes(8).toString('hex').toUpperCase();
+  return `${raw.slice(0, 4)}-${raw.slice(4, 8)}-${raw.slice(8, 12)}-${raw.slice(12)}`;
+}
+
+export class SecondFactors {
+  constructor(
+    private readonly deps: { store: Store; oneTimeTokens: OneTimeTokens; throttle: Throttle; clock: Clock; log: Logger; config: Config },
+  ) {}
+
+  /** The second factors a password sign-in of this user must be followed by; empty when none. */
+  async methods(user: User): Promise<Method[]> {
+    const methods: Method[] = user.totpEnabled ? ['totp', 'recovery'] : [];
+    if ((await this.deps.store.listCredentials(user.id)).length > 0) methods.push('webauthn');
+    return methods;
+  }
+
+  begin(user: User, rd: string): Promise<string> {
+    return this.deps.oneTimeTokens.issue('mfa', user.id, rd, PENDING_TTL);
+  }
+
+  /** The user and rd of a live pending sign-in, without ending it (wrong codes may be retried). */
+  async pending(mfaToken: unknown): Promise<{ user: User; rd: string } | undefined> {
+    const token = await this.deps.oneTimeTokens.peek(mfaToken, 'mfa');
+    const user = token?.userId ? await this.deps.store.findUserById(token.userId) : undefined;
+    return user && !user.disabled ? { user, rd: token!.data ?? '/' } : undefined;
+  }
+
+  /** Ends the pending state; false if another request completed it first. */
+  async complete(mfaToken: unknown): Promise<boolean> {
+    return (await this.deps.oneTimeTokens.consume(mfaToken, 'mfa')) !== undefined;
+  }
+
+  /** A TOTP code, accepted once; failures count towards bans like wrong passwords. */
+  async checkTotp(user: User, code: unknown, address: string): Promise<boolean> {
+    const { store, throttle, clock } = this.deps;
+    if (!user.totpEnabled || !user.totpSecret || (await throttle.isBanned(user.id, address))) return false;
+    const step = await totpStep(user.totpSecret, code, clock.now());
+    const ok = step !== undefined && (await store.useTotpStep(user.id, step));
+    if (!ok) await throttle.failed(user.id, address);
+    return ok;
+  }
+
+  async checkRecoveryCode(user: User, code: unknown, address: string): Promise<boolean> {
+    const { store, throttle, clock, log } = this.deps;
+    if (typeof code !== 'string' || code.length > 64 || (await throttle.isBanned(user.id, address))) return false;
+    const ok = await store.useRecoveryCode(user.id, hashCode(code), clock.now());
+    if (!ok) await throttle.failed(user.id, address);
+    else log.info('recovery_code_used', { user_id: user.id, audit: true });
+    return ok;
+  }
+
+  /** Starts enrolment: a new secret, not yet required at sign-in. */
+  async enrollTotp(user: User): Promise<{ secret: string; otpauthUrl: string }> {
+    if (user.totpEnabled) throw badRequest('totp_already_enabled', 'TOTP is already on; turn it off first to enrol again.');
+    const secret = newTotpSecret();
+    await this.deps.store.setTotp(user.id, secret, false);
+    const issuer = new URL(this.deps.config.public_url).hostname;
+    return { secret, otpauthUrl: otpauthUrl(secret, user.email ?? user.username, issuer) };
+  }
+
+  /** Confirms enrolment with a first code; returns the recovery codes, shown once. */
+  async confirmTotp(user: User, code: unknown): Promise<string[]> {
+    const { store, clock, log } = this.deps;
+    if (user.totpEnabled || !user.totpSecret) throw badRequest('totp_not_enrolling', 'Start enrolment first.');
+    const step = await totpStep(user.totpSecret, code, clock.now());
+    if (step === undefined) throw badRequest('invalid_code', 'That code is not right; check the time on your device.');
+    await store.setTotp(user.id, user.totpSecret, true);
+    await store.useTotpStep(user.id, step);
+    const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode);
+    await store.replaceRecoveryCodes(user.id, codes.map(hashCode));
+    log.info('totp_enabled', { user_id: user.id, audit: true });
+    return codes;
+  }
+
+  async disableTotp(user: User): Promise<void> {
+    await this.deps.store.setTotp(user.id, null, false);
+    await this.deps.store.replaceRecoveryCodes(user.id, []);
+    this.deps.log.info('totp_disabled', { user_id: user.id, audit: true });
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Everything that starts with a mail: password reset, magic links, email
+ * verification. Requests answer 202 whatever the address (no enumeration, same
+ * timing: the work happens after the answer), with a per-account and per-address limit.
+ */
+import { sessionCookie } from '../auth/cookies.js';
+import { checkFormToken } from '../auth/csrf.js';
+import { clientAddress } from '../auth/forwarded.js';
+import { passwordProblem } from '../auth/passwords.js';
+import { badRequest, HttpError } from '../errors.js';
+import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
+import { emailRequestPage, messagePage, resetPage } from '../pages.js';
+import { renderForm, renderPage, type Scope } from '../scope.js';
+import type { Services } from '../services.js';
+import type { User } from '../store/types.js';
+import { returnUrl, tokenBody } from './common.js';
+import { answerPendingMfa } from './mfa.js';
+
+const MINUTE = 60_000;
+const PER_ACCOUNT_INTERVAL = 2 * MINUTE;
+const PER_ADDRESS = { limit: 10, windowMs: 10 * MINUTE };
+const RESET_TTL = 30 * MINUTE;
+const MAGIC_TTL = 15 * MINUTE;
+const VERIFY_TTL = 24 * 60 * MINUTE;
+
+const tooMany = () => new HttpError(429, 'too_many_requests', 'Too many requests from this address; try again later.');
+const invalidLink = () => badRequest('invalid_token', 'This link is invalid, expired or already used.');
+
+/** Accepts the request, answers 202, and only then looks the address up and queues a mail. */
+async function acceptMailRequest(scope: Scope, kind: string, work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
+  const { services } = scope;
+  const { kind: bodyKind, fields } = await parseBody(scope.req);
+  if (bodyKind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
+  const email = stringField(fields, 'email', { required: true, max: 320 });
+  if (!(await services.throttle.allow(`${kind}_address`, clientAddress(scope.req, services.trusted), PER_ADDRESS.limit, PER_ADDRESS.windowMs))) {
+    throw tooMany();
+  }
+  if (bodyKind === 'form') {
+    renderPage(scope, 202, (nonce) => messagePage({ nonce, title: 'Check your inbox', message: 'If an account uses that address, a mail is on its way.' }));
+  } else {
+    sendJson(scope.res, 202, { status: 'accepted' });
+  }
+  setImmediate(() => {
+    void (async () => {
+      const user = await services.store.findUserByLogin(email);
+      if (!user || user.disabled || !user.email || user.email.toLowerCase() !== email.toLowerCase()) return;
+      // At most one mail per account per interval: silently dropped beyond it, the answer was already 202.
+      if (!(await services.throttle.allow(`${kind}_mail`, user.id, 1, PER_ACCOUNT_INTERVAL))) return;
+      await work(services, user, fields);
+    })().catch((error: unknown) => services.log.error(`${kind}_failed`, { error: String(error) }));
+  });
+}
+
+const link = (services: Services, path: string, token: string) => `${services.config.public_url}${path}?token=${token}`;
+
+/** POST /_auth/password/forgot */
+export async function forgotPassword(scope: Scope): Promise<void> {
+  await acceptMailRequest(scope, 'password_reset', async (services, user) => {
+    const token = await services.oneTimeTokens.issue('password_reset', user.id, null, RESET_TTL);
+    await services.mail.enqueue(resetMail(user.email!, link(services, '/_auth/password/reset', token)));
+    services.log.info('password_reset_requested', { user_id: user.id, audit: true });
+  });
+}
+
+/** POST /_auth/password/reset: sets the password and ends every session. */
+export async function resetPassword(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { kind, fields } = await parseBody(scope.req);
+  if (kind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
+  const password = stringField(fields, 'password', { required: true, max: 8192 });
+  const problem = passwordProblem(password);
+  if (problem) throw badRequest('invalid_input', problem);
+  await services.accounts.checkBreached(password);
+  const token = await services.oneTimeTokens.consume(fields['token'], 'password_reset');
+  const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
+  if (!user) throw invalidLink();
+  await services.accounts.changePassword(user, password);
+  services.log.info('password_reset', { user_id: user.id, audit: true });
+  if (kind === 'form') return sendRedirect(scope.res, '/_auth/login?reset=1');
+  sendJson(scope.res, 200, { status: 'password_changed' });
+}
+
+/** POST /_auth/magic-link */
+export async function requestMagicLink(scope: Scope): Promise<void> {
+  await acceptMailRequest(scope, 'magic_link', async (services, user, fields) => {
+    const rd = returnUrl(scope, fields['rd']);
+    const token = await services.oneTimeTokens.issue('magic_link', user.id, rd, MAGIC_TTL);
+    await services.mail.enqueue(magicLinkMail(user.email!, link(services, '/_auth/magic-link/verify', token)));
+  });
+}
+
+/** GET /_auth/magic-link/verify?token=: signs in (or asks for the second factor) and goes to the safe rd. */
+export async function followMagicLink(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'magic_link');
+  const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
+  if (!user || user.disabled) throw invalidLink();
+  const rd = returnUrl(scope, token!.data);
+  const address = clientAddress(scope.req, services.trusted);
+  // The mail proved the address: a magic link counts as a verified email.
+  if (!user.emailVerified && user.email) await services.store.setEmail(user.id, user.email, true);
+  const kind = (scope.req.headers.accept ?? '').includes('application/json') ? 'json' : 'form';
+  // A magic link is one factor, like a password: a second one may still be needed.
+  if (await answerPendingMfa(scope, user, rd, kind)) return;
+  services.accounts.signedIn(user, 'magic_link', address);
+  const tokens = await services.sessions.start(user);
+  const cookies = [sessionCookie(tokens, services.config)];
+  if (kind === 'json') return sendJson(scope.res, 200, tokenBody(tokens), cookies);
+  sendRedirect(scope.res, rd, cookies, 302);
+}
+
+/** Queues a verification mail for `email` (a new address counts only once confirmed). */
+export async function sendVerification(services: Services, user: User, email: string): Promise<void> {
+  const token = await services.oneTimeTokens.issue('email_verify', user.id, email, VERIFY_TTL);
+  await services.mail.enqueue(verifyMail(email, link(services, '/_auth/email/verify', token)));
+}
+
+export async function showForgotPage(scope: Scope): Promise<void> {
+  renderForm(scope, 200, (nonce, csrf) => emailRequestPage({ nonce, csrf, action: '/_auth/password/forgot', title: 'Forgot your password?', button: 'Email me a reset link' }));
+}
+
+export async function showMagicLinkPage(scope: Scope): Promise<void> {
+  const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
+  renderForm(scope, 200, (nonce, csrf) => emailRequestPage({ nonce, csrf, rd, action: '/_auth/magic-link', title: 'Sign in by email', button: 'Email me a sign-in link' }));
+}
+
+export async function showResetPage(scope: Scope): Promise<void> {
+  const token = scope.url.searchParams.get('token') ?? '';
+  renderForm(scope, 200, (nonce, csrf) => resetPage({ nonce, csrf, token }));
+}
+
+/** GET /_auth/email/verify?token= */
+export async function verifyEmail(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'email_verify');
+  const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
+  if (!user || !token?.data) throw invalidLink();
+  await services.store.setEmail(user.id, token.data, true);
+  if (user.email !== token.data) services.log.info('email_changed', { user_id: user.id, audit: true });
+  services.log.info('email_verified', { user_id: user.id, audit: true });
+  if ((scope.req.headers.accept ?? '').includes('application/json')) return sendJson(scope.res, 200, { status: 'verified', email: token.data });
+  renderPage(scope, 200, (nonce) => messagePage({ nonce, title: 'Email confirmed', message: `${token.data} is confirmed. You can close this page.` }));
+}

@@ -1,0 +1,242 @@
+/** The Store contract's second half over SQL: second factors, one-time tokens, mail, throttling. */
+import { isUniqueViolation, type Db, type Row } from './db.js';
+import { loginKey, StoreConflict, type Credential, type OneTimeToken, type Store } from './types.js';
+
+type AccountExtras = Pick<
+  Store,
+  | 'setDisplayName'
+  | 'setEmail'
+  | 'deleteUser'
+  | 'setTotp'
+  | 'useTotpStep'
+  | 'replaceRecoveryCodes'
+  | 'useRecoveryCode'
+  | 'createOneTimeToken'
+  | 'consumeOneTimeToken'
+  | 'findOneTimeToken'
+  | 'addCredential'
+  | 'listCredentials'
+  | 'findCredential'
+  | 'useCredential'
+  | 'renameCredential'
+  | 'deleteCredential'
+>;
+
+const toCredential = (row: Row): Credential => ({
+  id: String(row['id']),
+  userId: String(row['user_id']),
+  publicKey: String(row['public_key']),
+  counter: Number(row['counter']),
+  transports: JSON.parse(String(row['transports'])) as string[],
+  name: String(row['name']),
+  createdAt: Number(row['created_at']),
+  lastUsedAt: row['last_used_at'] === null ? null : Number(row['last_used_at']),
+});
+
+const toToken = (row: Row, purpose: OneTimeToken['purpose']): OneTimeToken => ({
+  hash: String(row['hash']),
+  purpose,
+  userId: row['user_id'] === null ? null : String(row['user_id']),
+  data: row['data'] === null ? null : String(row['data']),
+  expiresAt: Number(row['expires_at']),
+});
+
+export function accountExtras(db: Db): AccountExtras {
+  return {
+    async setDisplayName(userId, displayName) {
+      await db.run('UPDATE users SET display_name = ? WHERE id = ?', [displayName, userId]);
+    },
+    async setEmail(userId, email, verified) {
+      try {
+        await db.run('UPDATE users SET email = ?, email_key = ?, email_verified = ? WHERE id = ?', [
+          email,
+          email && loginKey(email),
+          verified ? 1 : 0,
+          userId,
+        ]);
+      } catch (error) {
+        if (isUniqueViolation(error) === 'users.email_key') throw new StoreConflict('email');
+        throw error;
+      }
+    },
+    async deleteUser(userId) {
+      await db.batch([
+        { sql: 'DELETE FROM recovery_codes WHERE user_id = ?', args: [userId] },
+        { sql: 'DELETE FROM webauthn_credentials WHERE user_id = ?', args: [userId] },
+        { sql: 'DELETE FROM one_time_tokens WHERE user_id = ?', args: [userId] },
+        // Sessions stay, revoked, so other instances learn of the revocation; the user row goes.
+        { sql: 'UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE user_id = ?', args: [Date.now(), userId] },
+        { sql: 'DELETE FROM users WHERE id = ?', args: [userId] },
+      ]);
+    },
+    async setTotp(userId, secret, enabled) {
+      await db.run('UPDATE users SET totp_secret = ?, totp_enabled = ?, totp_last_step = NULL WHERE id = ?', [secret, enabled ? 1 : 0, userId]);
+    },
+    async useTotpStep(userId, step) {
+      const changed = await db.run('UPDATE users SET totp_last_step = ? WHERE id = ? AND (totp_last_step IS NULL OR totp_last_step < ?)', [
+        step,
+        userId,
+        step,
+      ]);
+      return changed === 1;
+    },
+    async replaceRecoveryCodes(userId, codeHashes) {
+      await db.batch([
+        { sql: 'DELETE FROM recovery_codes WHERE user_id = ?', args: [userId] },
+        ...codeHashes.map((hash) => ({ sql: 'INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)', args: [userId, hash] })),
+      ]);
+    },
+    async useRecoveryCode(userId, codeHash, now) {
+      const changed = await db.run('UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL', [
+        now,
+        userId,
+        codeHash,
+      ]);
+      return changed === 1;
+    },
+
+    async createOneTimeToken({ hash, purpose, userId, data, expiresAt }) {
+      await db.run('INSERT INTO one_time_tokens (hash, purpose, user_id, data, expires_at) VALUES (?, ?, ?, ?, ?)', [
+        hash,
+        purpose,
+        userId,
+        data,
+        expiresAt,
+      ]);
+    },
+    async findOneTimeToken(hash, purpose, now) {
+      const row = await db.get('SELECT * FROM one_time_tokens WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?', [hash, purpose, now]);
+      return row && toToken(row, purpose);
+    },
+    async consumeOneTimeToken(hash, purpose, now) {
+      const row = await db.get(
+        `UPDATE one_time_tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?
+         RETURNING hash, purpose, user_id, data, expires_at`,
+        [now, hash, purpose, now],
+      );
+      return row && toToken(row, purpose);
+    },
+
+    async addCredential(c) {
+      await db.run(
+        'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [c.id, c.userId, c.publicKey, c.counter, JSON.stringify(c.transports), c.name, c.createdAt],
+      );
+    },
+    async listCredentials(userId) {
+      return (await db.all('SELECT * FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at', [userId])).map(toCredential);
+    },
+    async findCredential(id) {
+      const row = await db.get('SELECT * FROM webauthn_credentials WHERE id = ?', [id]);
+      return row && toCredential(row);
+    },
+    async useCredential(id, counter, now) {
+      // Authenticators that keep no counter always report 0; any other value must grow.
+      const changed = await db.run(
+        'UPDATE webauthn_credentials SET counter = ?, last_used_at = ? WHERE id = ? AND ((counter = 0 AND ? = 0) OR counter < ?)',
+        [counter, now, id, counter, counter],
+      );
+      return changed === 1;
+    },
+    async renameCredential(userId, id, name) {
+      return (await db.run('UPDATE webauthn_credentials SET name = ? WHERE id = ? AND user_id = ?', [name, id, userId])) === 1;
+    },
+    async deleteCredential(userId, id) {
+      return (await db.run('DELETE FROM webauthn_credentials WHERE id = ? AND user_id = ?', [id, userId])) === 1;
+    },
+  };
+}
+
+type MailAndThrottle = Pick<
+  Store,
+  | 'enqueueMail'
+  | 'claimMail'
+  | 'markMailSent'
+  | 'retryMail'
+  | 'abandonInterruptedMail'
+  | 'failMail'
+  | 'mailQueueDepth'
+  | 'countEvent'
+  | 'countEvents'
+  | 'ban'
+  | 'bannedUntil'
+  | 'clearEvents'
+  | 'prune'
+>;
+
+export function mailAndThrottle(db: Db): MailAndThrottle {
+  const countEvents = async (kind: string, key: string, since: number) => {
+    const row = await db.get('SELECT COUNT(*) AS n FROM throttle_events WHERE kind = ? AND key = ? AND at >= ?', [kind, key, since]);
+    return Number(row?.['n'] ?? 0);
+  };
+  return {
+    async enqueueMail({ recipient, subject, text, html, now }) {
+      await db.run('INSERT INTO mail_queue (recipient, subject, text_body, html_body, due_at, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
+        recipient,
+        subject,
+        text,
+        html,
+        now,
+        now,
+      ]);
+    },
+    async claimMail(now) {
+      // One statement: two workers (replicas) can never claim the same message.
+      const row = await db.get(
+        `UPDATE mail_queue SET state = 'sending', attempts = attempts + 1, due_at = ?
+         WHERE id = (SELECT id FROM mail_queue WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT 1) AND state = 'queued'
+         RETURNING id, recipient, subject, text_body, html_body, attempts`,
+        [now, now],
+      );
+      if (!row) return undefined;
+      return {
+        id: Number(row['id']),
+        recipient: String(row['recipient']),
+        subject: String(row['subject']),
+        text: String(row['text_body']),
+        html: String(row['html_body']),
+        attempts: Number(row['attempts']),
+      };
+    },
+    async markMailSent(id, now) {
+      await db.run(`UPDATE mail_queue SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?`, [now, id]);
+    },
+    async retryMail(id, error, dueAt) {
+      await db.run(`UPDATE mail_queue SET state = 'queued', due_at = ?, last_error = ? WHERE id = ?`, [dueAt, error.slice(0, 500), id]);
+    },
+    async abandonInterruptedMail(claimedBefore) {
+      // While sending, due_at holds the claim time: older claims belong to a process that died.
+      return db.run(`UPDATE mail_queue SET state = 'interrupted' WHERE state = 'sending' AND due_at < ?`, [claimedBefore]);
+    },
+    async failMail(id, error) {
+      await db.run(`UPDATE mail_queue SET state = 'failed', last_error = ? WHERE id = ?`, [error.slice(0, 500), id]);
+    },
+    async mailQueueDepth() {
+      const row = await db.get(`SELECT COUNT(*) AS n FROM mail_queue WHERE state IN ('queued', 'sending')`);
+      return Number(row?.['n'] ?? 0);
+    },
+
+    async countEvent(kind, key, now, since) {
+      await db.run('INSERT INTO throttle_events (kind, key, at) VALUES (?, ?, ?)', [kind, key, now]);
+      return countEvents(kind, key, since);
+    },
+    countEvents,
+    async ban(key, until) {
+      await db.run('INSERT INTO bans (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = MAX(until, excluded.until)', [key, until]);
+    },
+    async bannedUntil(key, now) {
+      const row = await db.get('SELECT until FROM bans WHERE key = ? AND until > ?', [key, now]);
+      return row ? Number(row['until']) : undefined;
+    },
+    async clearEvents(kind, key) {
+      await db.run('DELETE FROM throttle_events WHERE kind = ? AND key = ?', [kind, key]);
+    },
+    async prune(before, now) {
+      await db.batch([
+        { sql: 'DELETE FROM throttle_events WHERE at < ?', args: [before] },
+        { sql: 'DELETE FROM bans WHERE until <= ?', args: [now] },
+        { sql: 'DELETE FROM one_time_tokens WHERE expires_at <= ?', args: [now] },
+      ]);
+    },
+  };
+}
