@@ -14,7 +14,10 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function createApp(services: Services, upstream?: Upstream): (req: IncomingMessage, res: ServerResponse) => void {
   const proxy = upstream && proxyHandler(upstream);
-  const byKey = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
+  const byKey = new Map(routes.filter((route) => !route.prefix).map((route) => [`${route.method} ${route.path}`, route]));
+  const prefixed = routes.filter((route) => route.prefix);
+  const find = (method: string | undefined, path: string) =>
+    byKey.get(`${method} ${path}`) ?? prefixed.find((route) => route.method === method && path.startsWith(route.path) && path.length > route.path.length);
   const allowed = new Map<string, string>();
   for (const route of routes) {
     const methods = route.method === 'GET' ? 'GET, HEAD' : route.method;
@@ -34,7 +37,7 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
         return await proxy({ req, res, url, services });
       }
       const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const route: Route | undefined = byKey.get(`${method} ${url.pathname}`);
+      const route: Route | undefined = find(method, url.pathname);
       if (!route) {
         const methods = allowed.get(url.pathname);
         if (methods) {

@@ -8,20 +8,27 @@ export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => esca
 const STYLE = `
   *{box-sizing:border-box}
   body{margin:0;min-height:100vh;display:grid;place-items:center;font:16px/1.5 system-ui,sans-serif;background:#f4f5f7;color:#1d2129}
-  main{width:min(100% - 2rem,24rem);background:#fff;padding:2rem;border-radius:12px;box-shadow:0 1px 3px #0002}
+  main{width:min(100% - 2rem,30rem);background:#fff;padding:2rem;border-radius:12px;box-shadow:0 1px 3px #0002}
   h1{font-size:1.4rem;margin:0 0 1.25rem}
   label{display:block;font-weight:600;margin:.75rem 0 .25rem}
   input{width:100%;padding:.6rem .7rem;font:inherit;border:1px solid #b8bec8;border-radius:8px}
   input:focus{outline:3px solid #4a7dff66;border-color:#3563e9}
   button{margin-top:1.25rem;width:100%;padding:.7rem;font:inherit;font-weight:600;color:#fff;background:#3563e9;border:0;border-radius:8px;cursor:pointer}
   button:focus-visible{outline:3px solid #1d2129}
+  section{border-top:1px solid #d8dce3;margin-top:1.5rem;padding-top:.5rem}
+  h2{font-size:1.1rem}
+  ul.items{list-style:none;padding:0}ul.items li{display:flex;gap:.5rem;align-items:center;justify-content:space-between;padding:.4rem 0}
+  ul.items button,button.secondary{width:auto;margin:0;padding:.35rem .7rem;background:#5a6270}
+  .ok{background:#e8f6ec;color:#1c5a2c;border:1px solid #b7e0c2;padding:.6rem .8rem;border-radius:8px}
+  img.qr{display:block;margin:1rem auto;width:200px;height:200px;image-rendering:pixelated}
+  code.codes{display:block;white-space:pre;font-size:1rem;line-height:1.6}
   .error{background:#fdecec;color:#8a1c1c;border:1px solid #f3b8b8;padding:.6rem .8rem;border-radius:8px}
   p.alt{margin:1.25rem 0 0;text-align:center}
   @media (prefers-color-scheme:dark){body{background:#15171b;color:#e7e9ee}main{background:#1f2228}input{background:#15171b;color:inherit;border-color:#4a505c}}`;
 
 /** `passkeys` loads gatehouse's own passkey script (no inline scripts anywhere). */
 function layout(title: string, nonce: string, body: string, passkeys = false): string {
-  const script = passkeys ? '<script type="module" src="/_auth/assets/passkeys.js"></script>' : '';
+  const script = passkeys ? '<script type="module" src="/_auth/assets/pages.js"></script>' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title><style nonce="${nonce}">${STYLE}</style>${script}</head>
@@ -46,6 +53,7 @@ const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${e
 export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
   const more = `<p class="alt"><a href="/_auth/password/forgot">Forgot your password?</a> · <a href="/_auth/magic-link?rd=${encodeURIComponent(rd)}">Email me a sign-in link</a></p>`;
+  const passkey = `<button type="button" class="secondary" id="passkey-login" data-rd="${escapeHtml(rd)}">Sign in with a passkey</button><p class="error" role="alert" id="passkey-error" hidden></p>`;
   return layout(
     'Sign in',
     nonce,
@@ -57,7 +65,8 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>${more}${register}`,
+</form>${passkey}${more}${register}`,
+    true,
   );
 }
 
@@ -119,6 +128,60 @@ export function resetPage({ nonce, csrf, token }: { nonce: string; csrf: string;
 <label for="password">New password <small>(at least 10 characters)</small></label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="10" autofocus>
 <button type="submit">Set password</button></form>`,
+  );
+}
+
+export interface AccountPageInput {
+  nonce: string;
+  csrf: string;
+  user: { username: string; email: string | null; emailVerified: boolean; displayName: string | null; totpEnabled: boolean };
+  passkeys: { id: string; name: string; createdAt: number; lastUsedAt: number | null }[];
+  sessions: { id: string; createdAt: number; lastUsedAt: number }[];
+  currentSession: string;
+}
+
+const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSession }: AccountPageInput): string {
+  const email = user.email
+    ? `${escapeHtml(user.email)} ${user.emailVerified ? '(confirmed)' : '(not confirmed yet)'}`
+    : 'none';
+  const totp = user.totpEnabled
+    ? `<p>An authenticator app is required at sign-in.</p>
+<form data-action="totp-disable"><label for="totp-password">Password</label><input id="totp-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Turn off</button></form>`
+    : `<button type="button" id="totp-enroll">Set up an authenticator app</button><div id="totp-setup" hidden>
+<img class="qr" id="totp-qr" alt="QR code for your authenticator app"><p>Or enter this key: <code id="totp-secret"></code></p>
+<form data-action="totp-confirm"><label for="totp-code">First code from the app</label><input id="totp-code" name="code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required><button type="submit">Turn on</button></form></div>
+<div id="recovery" hidden><p>Recovery codes, each usable once. Keep them somewhere safe; they are shown only now.</p><code class="codes" id="recovery-codes"></code></div>`;
+  const keys = passkeys
+    .map(
+      (k) => `<li><span>${escapeHtml(k.name)} <small>added ${day(k.createdAt)}</small></span>
+<span><button type="button" data-rename="${escapeHtml(k.id)}" data-name="${escapeHtml(k.name)}">Rename</button> <button type="button" data-delete-passkey="${escapeHtml(k.id)}">Remove</button></span></li>`,
+    )
+    .join('');
+  const ownSessions = sessions
+    .map(
+      (s) => `<li><span>Started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}</span>
+${s.id === currentSession ? '' : `<button type="button" data-end-session="${escapeHtml(s.id)}">End</button>`}</li>`,
+    )
+    .join('');
+  return layout(
+    'Your account',
+    nonce,
+    `<h1>Your account</h1><p class="ok" role="status" id="status" hidden></p><p class="error" role="alert" id="passkey-error" hidden></p>
+<section><h2>Profile</h2><p>Username: <strong>${escapeHtml(user.username)}</strong><br>Email: ${email}</p>
+<form data-action="profile"><label for="display_name">Display name</label><input id="display_name" name="display_name" value="${escapeHtml(user.displayName ?? '')}" maxlength="128">
+<label for="new-email">New email <small>(confirmed by a link before it counts)</small></label><input id="new-email" name="email" type="email" autocomplete="email">
+<button type="submit">Save</button></form></section>
+<section><h2>Password</h2><form data-action="password"><label for="current_password">Current password</label><input id="current_password" name="current_password" type="password" autocomplete="current-password" required>
+<label for="new_password">New password</label><input id="new_password" name="new_password" type="password" autocomplete="new-password" minlength="10" required>
+<button type="submit">Change password</button></form></section>
+<section><h2>Authenticator app</h2>${totp}</section>
+<section><h2>Passkeys</h2><ul class="items" id="passkeys">${keys || '<li>No passkeys yet.</li>'}</ul><button type="button" id="passkey-add">Add a passkey</button></section>
+<section><h2>Sessions</h2><ul class="items">${ownSessions}</ul></section>
+<section><h2>Delete account</h2><form data-action="delete"><label for="delete-password">Password</label><input id="delete-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Delete my account</button></form></section>
+<form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit" class="secondary">Sign out</button></form>`,
+    true,
   );
 }
 

@@ -8,6 +8,9 @@ import { login, showLoginPage } from './handlers/login.js';
 import { register, showRegisterPage } from './handlers/register.js';
 import { home, jwks, logout, refresh, userinfo } from './handlers/session.js';
 import { verify } from './handlers/verify.js';
+import { changeOwnPassword, deleteAccount, endOwnSession, listOwnSessions, showAccountPage, updateAccount } from './handlers/account.js';
+import { serveAsset } from './handlers/assets.js';
+import { deletePasskey, listPasskeys, passkeyLogin, passkeyLoginOptions, passkeyRegistrationOptions, registerPasskey, renamePasskey } from './handlers/passkeys.js';
 import {
   followMagicLink,
   forgotPassword,
@@ -22,8 +25,10 @@ import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage
 import type { Handler } from './scope.js';
 
 export interface Route {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Exact, or with `prefix`, everything under it (the rest is the handler's to read). */
   path: string;
+  prefix?: true;
   handler: Handler;
 }
 
@@ -52,4 +57,18 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/magic-link', handler: requestMagicLink },
   { method: 'GET', path: '/_auth/magic-link/verify', handler: followMagicLink },
   { method: 'GET', path: '/_auth/email/verify', handler: verifyEmail },
+  { method: 'POST', path: '/_auth/webauthn/register/options', handler: passkeyRegistrationOptions },
+  { method: 'POST', path: '/_auth/webauthn/register/verify', handler: registerPasskey },
+  { method: 'POST', path: '/_auth/webauthn/login/options', handler: passkeyLoginOptions },
+  { method: 'POST', path: '/_auth/webauthn/login/verify', handler: passkeyLogin },
+  { method: 'GET', path: '/_auth/webauthn/credentials', handler: listPasskeys },
+  { method: 'PATCH', path: '/_auth/webauthn/credentials/', prefix: true, handler: renamePasskey },
+  { method: 'DELETE', path: '/_auth/webauthn/credentials/', prefix: true, handler: deletePasskey },
+  { method: 'GET', path: '/_auth/account', handler: showAccountPage },
+  { method: 'PATCH', path: '/_auth/account', handler: updateAccount },
+  { method: 'DELETE', path: '/_auth/account', handler: deleteAccount },
+  { method: 'POST', path: '/_auth/account/password', handler: changeOwnPassword },
+  { method: 'GET', path: '/_auth/account/sessions', handler: listOwnSessions },
+  { method: 'DELETE', path: '/_auth/account/sessions/', prefix: true, handler: endOwnSession },
+  { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];

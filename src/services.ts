@@ -6,6 +6,7 @@ import type { Metrics } from './metrics.js';
 import { Accounts } from './auth/accounts.js';
 import { breachCheck } from './auth/breached.js';
 import { OneTimeTokens } from './auth/one-time-tokens.js';
+import { Passkeys } from './auth/passkeys.js';
 import { SecondFactors } from './auth/second-factors.js';
 import { Throttle } from './auth/throttle.js';
 import { MailQueue } from './mail/queue.js';
@@ -37,6 +38,7 @@ export interface Services {
   throttle: Throttle;
   oneTimeTokens: OneTimeTokens;
   secondFactors: SecondFactors;
+  passkeys: Passkeys;
   mail: MailQueue;
   /** Built once at start: the hot path only calls them. */
   rules: RuleMatcher;
@@ -59,10 +61,11 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const isBreached = breachCheck(config.hibp_url, log);
   const accounts = new Accounts({ store, passwords, sessions, throttle, isBreached, clock, log, metrics });
   const secondFactors = new SecondFactors({ store, oneTimeTokens, throttle, clock, log, config });
+  const passkeys = new Passkeys({ store, clock, log, publicUrl: config.public_url });
   const send = createTransport(config.smtp_url, config.email_from, log);
   const mail = new MailQueue({ store, send, clock, log, metrics, domain: new URL(config.public_url).hostname });
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, mail, rules, trusted, isStripped };
+  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

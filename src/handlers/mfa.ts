@@ -86,9 +86,14 @@ export async function finishSignIn(scope: Scope, user: User, rd: string, method:
   services.accounts.signedIn(user, method, clientAddress(scope.req, services.trusted));
   const tokens = await services.sessions.start(user);
   const cookies = [sessionCookie(tokens, services.config), stringifySetCookie(MFA_COOKIE, '', { path: '/_auth', maxAge: 0 })];
-  if (kind === 'form') return sendRedirect(scope.res, returnUrl(scope, rd), cookies);
-  sendJson(scope.res, 200, tokenBody(tokens), cookies);
+  const target = returnUrl(scope, rd);
+  if (kind === 'form') return sendRedirect(scope.res, target, cookies);
+  // redirect_to: where a page script should go next (the rd of the sign-in, judged safe).
+  sendJson(scope.res, 200, { ...tokenBody(tokens), redirect_to: target }, cookies);
 }
+
+/** The pending sign-in of a JSON call: `mfa_token` in the body, or the cookie set for gatehouse's own page. */
+export const pendingToken = (scope: Scope, fields: Record<string, unknown>) => fields['mfa_token'] ?? pendingFromCookie(scope);
 
 /** POST /_auth/totp/enroll: a new secret, its otpauth:// URL and a QR code (as a data: URL). */
 export async function enrollTotp(scope: Scope): Promise<void> {

@@ -1,0 +1,133 @@
+/**
+ * Passkeys (WebAuthn): the only module that uses @simplewebauthn/server. The
+ * relying party is public_url: its host is the rpID, its origin the expected origin.
+ * Challenges are one-time tokens (single use, five minutes); sign counters must grow.
+ */
+import { createHash } from 'node:crypto';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { Clock } from '../clock.js';
+import { badRequest, unauthorized } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Store, User } from '../store/types.js';
+
+const CHALLENGE_TTL = 5 * 60_000;
+
+const challengeHash = (challenge: string) => createHash('sha256').update(challenge).digest('base64url');
+const refused = () => unauthorized('passkey_refused', 'The passkey could not be verified.');
+
+export class Passkeys {
+  readonly #rpID: string;
+  readonly #origin: string;
+
+  constructor(
+    private readonly deps: { store: Store; clock: Clock; log: Logger; publicUrl: string },
+  ) {
+    const url = new URL(deps.publicUrl);
+    this.#rpID = url.hostname;
+    this.#origin = url.origin;
+  }
+
+  async registrationOptions(user: User) {
+    const existing = await this.deps.store.listCredentials(user.id);
+    const options = await generateRegistrationOptions({
+      rpName: this.#rpID,
+      rpID: this.#rpID,
+      userName: user.username,
+      userDisplayName: user.displayName ?? user.username,
+      userID: new TextEncoder().encode(user.id),
+      excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
+      // Discoverable, so the passkey can sign in without a username.
+      authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
+    });
+    await this.#remember(options.challenge, user.id, 'register');
+    return options;
+  }
+
+  async register(user: User, response: unknown, name: string): Promise<void> {
+    const verification = await verifyRegistrationResponse({
+      response: response as RegistrationResponseJSON,
+      expectedChallenge: (challenge) => this.#consume(challenge, user.id, 'register'),
+      expectedOrigin: this.#origin,
+      expectedRPID: this.#rpID,
+      requireUserVerification: false,
+    }).catch(() => undefined);
+    if (!verification?.verified || !verification.registrationInfo) throw badRequest('passkey_refused', 'The passkey could not be registered.');
+    const { credential } = verification.registrationInfo;
+    await this.deps.store.addCredential({
+      id: credential.id,
+      userId: user.id,
+      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+      counter: credential.counter,
+      transports: credential.transports ?? [],
+      name,
+      createdAt: this.deps.clock.now(),
+      lastUsedAt: null,
+    });
+    this.deps.log.info('passkey_added', { user_id: user.id, audit: true });
+  }
+
+  /** Options for a sign-in; with `user`, only that user's passkeys (a second factor), else any (username-less). */
+  async authenticationOptions(user?: User) {
+    const allow = user ? await this.deps.store.listCredentials(user.id) : [];
+    const options = await generateAuthenticationOptions({
+      rpID: this.#rpID,
+      userVerification: 'preferred',
+      allowCredentials: allow.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
+    });
+    await this.#remember(options.challenge, user?.id ?? null, 'login');
+    return options;
+  }
+
+  /** The user a passkey assertion proves; with `expectedUser`, it must be that user's passkey. */
+  async authenticate(response: unknown, expectedUser?: User): Promise<User> {
+    const { store, clock, log } = this.deps;
+    const id = (response as { id?: unknown } | null)?.id;
+    const credential = typeof id === 'string' && id.length < 1024 ? await store.findCredential(id) : undefined;
+    if (!credential || (expectedUser && credential.userId !== expectedUser.id)) throw refused();
+    const verification = await verifyAuthenticationResponse({
+      response: response as AuthenticationResponseJSON,
+      expectedChallenge: (challenge) => this.#consume(challenge, expectedUser?.id ?? null, 'login'),
+      expectedOrigin: this.#origin,
+      expectedRPID: this.#rpID,
+      credential: {
+        id: credential.id,
+        publicKey: Buffer.from(credential.publicKey, 'base64url'),
+        counter: credential.counter,
+        transports: credential.transports as AuthenticatorTransport[],
+      },
+      requireUserVerification: false,
+    }).catch(() => undefined);
+    if (!verification?.verified) throw refused();
+    if (!(await store.useCredential(credential.id, verification.authenticationInfo.newCounter, clock.now()))) {
+      log.warn('passkey_counter_regressed', { user_id: credential.userId, credential: credential.id, audit: true });
+      throw refused();
+    }
+    const user = await store.findUserById(credential.userId);
+    if (!user || user.disabled) throw refused();
+    return user;
+  }
+
+  async #remember(challenge: string, userId: string | null, kind: string): Promise<void> {
+    await this.deps.store.createOneTimeToken({
+      hash: challengeHash(challenge),
+      purpose: 'webauthn',
+      userId,
+      data: kind,
+      expiresAt: this.deps.clock.now() + CHALLENGE_TTL,
+    });
+  }
+
+  /** Single use: the challenge is consumed by the first verification that presents it. */
+  async #consume(challenge: string, userId: string | null, kind: string): Promise<boolean> {
+    const token = await this.deps.store.consumeOneTimeToken(challengeHash(challenge), 'webauthn', this.deps.clock.now());
+    return token !== undefined && token.data === kind && token.userId === userId;
+  }
+}

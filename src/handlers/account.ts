@@ -1,0 +1,94 @@
+/** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
+import { emailProblem } from '../auth/accounts.js';
+import { clearedCookie, sessionCookie } from '../auth/cookies.js';
+import { badRequest, conflict, notFound, unauthorized } from '../errors.js';
+import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { accountPage } from '../pages.js';
+import { renderForm, type Scope } from '../scope.js';
+import type { Services } from '../services.js';
+import type { User } from '../store/types.js';
+import { loginUrl, requireUser } from './common.js';
+import { sendVerification } from './mail-links.js';
+
+/** GET /_auth/account: the page; strangers go to the login page first. */
+export async function showAccountPage(scope: Scope): Promise<void> {
+  const signedIn = await requireUser(scope).catch(() => undefined);
+  if (!signedIn) return sendRedirect(scope.res, loginUrl('/_auth/account'), [], 302);
+  const { store } = scope.services;
+  const [passkeys, sessions] = await Promise.all([store.listCredentials(signedIn.user.id), store.listUserSessions(signedIn.user.id)]);
+  renderForm(scope, 200, (nonce, csrf) => accountPage({ nonce, csrf, user: signedIn.user, passkeys, sessions, currentSession: signedIn.sessionId }));
+}
+
+async function reauthenticate(services: Services, user: User, password: string | undefined): Promise<void> {
+  if (!password || !(await services.passwords.verify(user.passwordHash, password))) {
+    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
+  }
+}
+
+/** POST /_auth/account/password: the current password is required; other sessions end, this one goes on. */
+export async function changeOwnPassword(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { user } = await requireUser(scope);
+  const { fields } = await parseBody(scope.req);
+  await reauthenticate(services, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
+  await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }));
+  const tokens = await services.sessions.start(user);
+  sendJson(scope.res, 200, { status: 'password_changed' }, [sessionCookie(tokens, services.config)]);
+}
+
+/** PATCH /_auth/account: a display name now; a new email only once it is confirmed. */
+export async function updateAccount(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { user } = await requireUser(scope);
+  const { fields } = await parseBody(scope.req);
+  const displayName = stringField(fields, 'display_name', { max: 128 });
+  const email = stringField(fields, 'email', { max: 320 });
+  if (displayName !== undefined && /[\u0000-\u001f\u007f]/.test(displayName)) throw badRequest('invalid_input', 'Display names cannot contain control characters.');
+  if (email !== undefined) {
+    const problem = emailProblem(email);
+    if (problem) throw badRequest('invalid_input', problem);
+    const holder = await services.store.findUserByLogin(email);
+    if (holder && holder.id !== user.id) throw conflict('email_taken', 'That email is already taken.');
+  }
+  if (displayName !== undefined) await services.store.setDisplayName(user.id, displayName.trim() || null);
+  if (email !== undefined) {
+    await sendVerification(services, user, email);
+    services.log.info('email_change_requested', { user_id: user.id, audit: true });
+  }
+  sendJson(scope.res, 200, { status: 'updated', ...(email !== undefined && { email_pending: email }) });
+}
+
+/** DELETE /_auth/account: with the password, the account, its sessions and credentials are gone. */
+export async function deleteAccount(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { user } = await requireUser(scope);
+  const { fields } = await parseBody(scope.req);
+  await reauthenticate(services, user, stringField(fields, 'password', { required: true, max: 8192 }));
+  await services.sessions.endAllOfUser(user.id, 'account_deleted');
+  await services.store.deleteUser(user.id);
+  services.log.info('account_deleted', { user_id: user.id, audit: true });
+  sendJson(scope.res, 200, { status: 'deleted' }, [clearedCookie(services.config)]);
+}
+
+export async function listOwnSessions(scope: Scope): Promise<void> {
+  const { user, sessionId } = await requireUser(scope);
+  const sessions = await scope.services.store.listUserSessions(user.id);
+  sendJson(scope.res, 200, {
+    sessions: sessions.map((s) => ({
+      id: s.id,
+      created_at: new Date(s.createdAt).toISOString(),
+      last_used_at: new Date(s.lastUsedAt).toISOString(),
+      current: s.id === sessionId,
+    })),
+  });
+}
+
+/** DELETE /_auth/account/sessions/{id}: only the caller's own. */
+export async function endOwnSession(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  const id = decodeURIComponent(scope.url.pathname.slice('/_auth/account/sessions/'.length));
+  const session = await scope.services.store.findSession(id);
+  if (!session || session.userId !== user.id || session.revokedAt !== null) throw notFound();
+  await scope.services.sessions.end(id, 'ended_by_user');
+  sendJson(scope.res, 200, { status: 'ended' });
+}

@@ -1,0 +1,65 @@
+/** Passkeys: registering one while signed in, signing in with one, and managing them. SPEC section 7. */
+import { badRequest, notFound } from '../errors.js';
+import { parseBody, sendJson, stringField } from '../http.js';
+import type { Scope } from '../scope.js';
+import { requireUser, returnUrl } from './common.js';
+import { finishSignIn, pendingToken } from './mfa.js';
+
+export async function passkeyRegistrationOptions(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  sendJson(scope.res, 200, await scope.services.passkeys.registrationOptions(user));
+}
+
+export async function registerPasskey(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  const { fields } = await parseBody(scope.req);
+  const name = stringField(fields, 'name', { max: 64 }) ?? 'Passkey';
+  await scope.services.passkeys.register(user, fields['response'], name);
+  sendJson(scope.res, 201, { status: 'passkey_added' });
+}
+
+/** Options for a username-less sign-in, or, during a pending sign-in, for its user's passkeys. */
+export async function passkeyLoginOptions(scope: Scope): Promise<void> {
+  const { fields } = await parseBody(scope.req);
+  const token = pendingToken(scope, fields);
+  const pending = token ? await scope.services.secondFactors.pending(token) : undefined;
+  sendJson(scope.res, 200, await scope.services.passkeys.authenticationOptions(pending?.user));
+}
+
+/** A passkey sign-in is complete by itself; it also completes a pending second step. */
+export async function passkeyLogin(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { fields } = await parseBody(scope.req);
+  const token = pendingToken(scope, fields);
+  const pending = token ? await services.secondFactors.pending(token) : undefined;
+  if (token && !pending) throw badRequest('invalid_mfa_token', 'The sign-in has expired; please start again.');
+  const user = await services.passkeys.authenticate(fields['response'], pending?.user);
+  if (pending && !(await services.secondFactors.complete(token))) throw badRequest('invalid_mfa_token', 'The sign-in has expired.');
+  const rd = pending?.rd ?? returnUrl(scope, fields['rd']);
+  await finishSignIn(scope, user, rd, 'passkey', 'json');
+}
+
+export async function listPasskeys(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  const credentials = await scope.services.store.listCredentials(user.id);
+  sendJson(scope.res, 200, {
+    passkeys: credentials.map((c) => ({ id: c.id, name: c.name, created_at: new Date(c.createdAt).toISOString(), last_used_at: c.lastUsedAt && new Date(c.lastUsedAt).toISOString() })),
+  });
+}
+
+const credentialId = (scope: Scope) => decodeURIComponent(scope.url.pathname.slice('/_auth/webauthn/credentials/'.length));
+
+export async function renamePasskey(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  const { fields } = await parseBody(scope.req);
+  const name = stringField(fields, 'name', { required: true, max: 64 });
+  if (!(await scope.services.store.renameCredential(user.id, credentialId(scope), name))) throw notFound();
+  sendJson(scope.res, 200, { status: 'renamed' });
+}
+
+export async function deletePasskey(scope: Scope): Promise<void> {
+  const { user } = await requireUser(scope);
+  if (!(await scope.services.store.deleteCredential(user.id, credentialId(scope)))) throw notFound();
+  scope.services.log.info('passkey_removed', { user_id: user.id, audit: true });
+  sendJson(scope.res, 200, { status: 'deleted' });
+}
