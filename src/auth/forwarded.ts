@@ -77,7 +77,9 @@ function fromForward(req: IncomingMessage): OriginalRequest {
 }
 
 function fromNginx(req: IncomingMessage): OriginalRequest {
-  const method = (single(req, 'x-original-method') ?? 'GET').toUpperCase();
+  // No default: a config that forgets the method would let a POST pass a GET-only rule.
+  const method = single(req, 'x-original-method')?.toUpperCase();
+  if (!method) throw badRequest('missing_original_method', 'X-Original-URL needs X-Original-Method beside it.');
   const raw = single(req, 'x-original-url');
   const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
   if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');

@@ -36,7 +36,11 @@ export async function verify(scope: Scope): Promise<void> {
   const navigation = isNavigation(req.headers);
   if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
   const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, path, query))}`;
-  // nginx auth_request understands only 2xx/401/403: it redirects on 401 itself (error_page).
+  if (original.style === 'nginx' && navigation) {
+    // nginx auth_request understands only 2xx/401/403, and cannot URL-encode rd itself:
+    // its error_page redirects to this Location (auth_request_set $auth_login $upstream_http_location).
+    res.setHeader('location', login);
+  }
   answerLogin(scope, login, navigation && original.style === 'forward');
 }
 

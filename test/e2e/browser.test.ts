@@ -38,7 +38,7 @@ describe.runIf(chromium.available)('in Chromium', () => {
     expect(await page.getByRole('heading', { name: 'Sign in' }).isVisible()).toBe(true);
     await page.getByLabel('Username or email').fill(username);
     await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${origin}/app/dashboard?tab=2`);
     const seen = await upstreamSaw(page);
     expect(seen.url).toBe('/app/dashboard?tab=2');
@@ -55,7 +55,7 @@ describe.runIf(chromium.available)('in Chromium', () => {
     await page.goto(`${origin}/app/reports`);
     await page.getByLabel('Username or email').fill('nobody');
     await page.getByLabel('Password').fill('not the password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await waitVisible(page.getByRole('alert'));
     expect(await page.getByRole('alert').innerText()).toContain('wrong');
     expect(await page.locator('input[name="rd"]').inputValue()).toBe('/app/reports');

@@ -94,11 +94,17 @@ describe('originalRequest in the nginx style', () => {
   });
 
   it('reads a URL without a path as the root', () => {
-    expect(originalRequest(fakeRequest([['x-original-url', 'http://app.example.com']]), LOOPBACK)).toMatchObject({ method: 'GET', uri: '/' });
+    expect(originalRequest(fakeRequest([['x-original-url', 'http://app.example.com'], ['x-original-method', 'GET']]), LOOPBACK)).toMatchObject({ method: 'GET', uri: '/' });
+  });
+
+  it('refuses X-Original-URL without X-Original-Method: a POST must not pass a GET-only rule', () => {
+    expect(() => originalRequest(fakeRequest([['x-original-url', 'http://app.example.com/feed']]), LOOPBACK)).toThrow(
+      expect.objectContaining({ status: 400, code: 'missing_original_method' }),
+    );
   });
 
   it('keeps the host port and lower-cases the host', () => {
-    expect(originalRequest(fakeRequest([['x-original-url', 'HTTP://App.Example.com:8443/x']]), LOOPBACK)).toMatchObject({
+    expect(originalRequest(fakeRequest([['x-original-url', 'HTTP://App.Example.com:8443/x'], ['x-original-method', 'GET']]), LOOPBACK)).toMatchObject({
       proto: 'http',
       host: 'app.example.com:8443',
       uri: '/x',
