@@ -5,6 +5,8 @@
  * spelling of a protected path can pass for a public one.
  */
 
+import { badRequest } from '../errors.js';
+
 export class AmbiguousPath extends Error {
   constructor(readonly reason: string) {
     super(reason);
@@ -53,4 +55,14 @@ function encodeSegment(segment: string): string {
   let out = '';
   for (const char of segment) out += PATH_SAFE.test(char) ? char : encodeURIComponent(char);
   return out;
+}
+
+/** normalizePath for a request: an ambiguous path is the client's error, 400. */
+export function judgedPath(raw: string): string {
+  try {
+    return normalizePath(raw);
+  } catch (error) {
+    if (error instanceof AmbiguousPath) throw badRequest('ambiguous_path', `The path is ambiguous (${error.reason}) and was refused.`);
+    throw error;
+  }
 }

@@ -7,27 +7,17 @@ import { withoutSessionCookie } from '../auth/cookies.js';
 import { clientAddress, isTrusted } from '../auth/forwarded.js';
 import { decideGate, isNavigation } from '../auth/gate.js';
 import { identityHeaders } from '../auth/identity-headers.js';
-import { AmbiguousPath, normalizePath } from '../auth/paths.js';
+import { judgedPath } from '../auth/paths.js';
 import type { AccessClaims } from '../auth/tokens.js';
-import { badRequest } from '../errors.js';
 import type { Services } from '../services.js';
 import type { Scope } from '../scope.js';
 import { connectionTokens, HOP_BY_HOP, type Upstream } from '../upstream/forward.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
-export function pathRefused(normalize: () => string): string {
-  try {
-    return normalize();
-  } catch (error) {
-    if (error instanceof AmbiguousPath) throw badRequest('ambiguous_path', `The path is ambiguous (${error.reason}) and was refused.`);
-    throw error;
-  }
-}
-
 export function proxyHandler(upstream: Upstream) {
   return async function proxy(scope: Scope): Promise<void> {
     const { req, url, services } = scope;
-    const path = pathRefused(() => normalizePath(rawPath(req.url!)));
+    const path = judgedPath(rawPath(req.url!));
     const host = req.headers.host ?? '';
     const decision = await decideGate({ host, path, method: req.method ?? 'GET' }, req.headers, services);
     if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));

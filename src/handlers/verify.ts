@@ -6,17 +6,16 @@
 import { originalRequest, type OriginalRequest } from '../auth/forwarded.js';
 import { decideGate, isNavigation } from '../auth/gate.js';
 import { identityHeaders } from '../auth/identity-headers.js';
-import { normalizePath } from '../auth/paths.js';
+import { judgedPath } from '../auth/paths.js';
 import { sendRedirect } from '../http.js';
 import type { Scope } from '../scope.js';
 import { answerForbidden, answerLogin, setHeaders } from './gate-answers.js';
-import { pathRefused } from './proxy.js';
 
 export async function verify(scope: Scope): Promise<void> {
   const { req, res, services } = scope;
   const original = originalRequest(req, services.trusted);
   const [rawPath, query = ''] = splitUri(original.uri);
-  const path = pathRefused(() => normalizePath(rawPath));
+  const path = judgedPath(rawPath);
   const decision = await decideGate({ host: original.host, path, method: original.method }, req.headers, services);
   res.setHeader('cache-control', 'no-store');
 
