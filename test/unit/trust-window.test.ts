@@ -7,7 +7,19 @@ const DAY = 24 * 60 * MIN;
 const limits = { idleTimeoutMs: 7 * DAY, sessionLifetimeMs: 30 * DAY, refreshGraceMs: 10_000 };
 const T0 = Date.UTC(2026, 0, 1);
 
-const user: User = { id: 'u1', username: 'ann', email: null, groups: [], passwordHash: 'x', disabled: false, createdAt: T0 };
+const user: User = {
+  id: 'u1',
+  username: 'ann',
+  email: null,
+  groups: [],
+  passwordHash: 'x',
+  disabled: false,
+  createdAt: T0,
+  displayName: null,
+  emailVerified: false,
+  totpSecret: null,
+  totpEnabled: false,
+};
 const session = (overrides: Partial<Session> = {}): Session => ({
   id: 's1',
   userId: 'u1',
