@@ -86,15 +86,18 @@ export class Accounts {
       log.info('login_failed', { reason, user_id: user?.id, address, audit: true });
       throw wrongCredentials();
     }
-    await throttle.succeeded(user!.id);
     if (passwords.needsRehash(user!.passwordHash)) {
       await store.setPasswordHash(user!.id, await passwords.hash(password));
     }
     return user!;
   }
 
-  /** A completed sign-in, for the audit log and metrics (after any second factor). */
-  signedIn(user: User, method: string, address: string): void {
+  /**
+   * A completed sign-in (after any second factor): only now are the account's
+   * failures forgiven, or a known password would wipe the count of wrong codes.
+   */
+  async signedIn(user: User, method: string, address: string): Promise<void> {
+    await this.deps.throttle.succeeded(user.id);
     this.deps.metrics.logins.inc({ result: 'success' });
     this.deps.log.info('login_succeeded', { user_id: user.id, method, address, audit: true });
   }

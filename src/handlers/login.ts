@@ -29,7 +29,7 @@ export async function login(scope: Scope): Promise<void> {
       throw forbidden('email_not_verified', 'Please confirm your email address first; we sent you a link.');
     }
     if (await answerPendingMfa(scope, user, rd, kind)) return;
-    accounts.signedIn(user, 'password', address);
+    await accounts.signedIn(user, 'password', address);
     const tokens = await sessions.start(user);
     const cookies = [sessionCookie(tokens, config)];
     if (kind === 'form') return sendRedirect(scope.res, rd, cookies);

@@ -103,7 +103,7 @@ export async function followMagicLink(scope: Scope): Promise<void> {
   const kind = (scope.req.headers.accept ?? '').includes('application/json') ? 'json' : 'form';
   // A magic link is one factor, like a password: a second one may still be needed.
   if (await answerPendingMfa(scope, user, rd, kind)) return;
-  services.accounts.signedIn(user, 'magic_link', address);
+  await services.accounts.signedIn(user, 'magic_link', address);
   const tokens = await services.sessions.start(user);
   const cookies = [sessionCookie(tokens, services.config)];
   if (kind === 'json') return sendJson(scope.res, 200, tokenBody(tokens), cookies);

@@ -83,7 +83,7 @@ export const mfaRecovery = secondStep('recovery');
 /** A complete sign-in: a session, its cookie, and the token body or a redirect to rd. */
 export async function finishSignIn(scope: Scope, user: User, rd: string, method: string, kind: 'json' | 'form'): Promise<void> {
   const { services } = scope;
-  services.accounts.signedIn(user, method, clientAddress(scope.req, services.trusted));
+  await services.accounts.signedIn(user, method, clientAddress(scope.req, services.trusted));
   const tokens = await services.sessions.start(user);
   const cookies = [sessionCookie(tokens, services.config), stringifySetCookie(MFA_COOKIE, '', { path: '/_auth', maxAge: 0 })];
   const target = returnUrl(scope, rd);

@@ -1,0 +1,325 @@
+/**
+ * Everything that starts with a mail, through a real SMTP server (npm
+ * smtp-server on loopback): password reset, magic links, email verification,
+ * the limits on asking for them, and a queue that survives an SMTP outage and a
+ * restart without losing or repeating a message. SPEC section 7.
+ */
+import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Logger } from '../../src/log.js';
+import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
+import {
+  cookieHeader,
+  cookiesOf,
+  PASSWORD,
+  postJson,
+  registerUser,
+  startTestGatehouse,
+  tempDir,
+  testConfig,
+  uniqueName,
+  type Settings,
+  type TestGatehouse,
+  type TokenBody,
+} from '../helpers/gatehouse.js';
+import { freePort, linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp.js';
+
+const MIN = 60_000;
+const NEW_PASSWORD = 'a brand new passphrase';
+const RESET_SUBJECT = 'Reset your password';
+const MAGIC_SUBJECT = 'Your sign-in link';
+const VERIFY_SUBJECT = 'Confirm your email address';
+
+let smtp: SmtpSink;
+let gate: TestGatehouse;
+beforeAll(async () => {
+  smtp = await startSmtpSink();
+  // max_retries is high: the wrong-password checks here are not about bans (test/http/lockout.test.ts is).
+  gate = await startTestGatehouse({ smtp_url: smtp.url, max_retries: 1000 });
+});
+afterAll(async () => {
+  await gate?.close();
+  await smtp?.close();
+});
+
+const newEmail = () => `${uniqueName('mail')}@example.com`;
+/** Each test asks from its own client address (trusted loopback proxy + X-Forwarded-For), so per-address limits stay apart. */
+let lastOctet = 0;
+const newAddress = () => ({ 'x-forwarded-for': `203.0.113.${++lastOctet}` });
+
+const mailTo = (email: string, subject: string) => (mail: ReceivedMail) => mail.to.includes(email) && mail.subject === subject;
+const received = (email: string, subject: string) => smtp.messages.filter(mailTo(email, subject));
+/** Follows a link from a mail on the gatehouse under test (the mail names public_url, http://localhost:4180). */
+const onGate = (on: { url: string }, link: string) => link.replace('http://localhost:4180', on.url);
+
+const login = (on: { url: string }, username: string, password: string) => postJson(`${on.url}/_auth/login`, { username, password });
+const userinfo = (on: { url: string }, headers: Record<string, string>) => fetch(`${on.url}/_auth/userinfo`, { headers });
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+async function userWithEmail(on: { url: string } = gate) {
+  const email = newEmail();
+  return { ...(await registerUser(on, uniqueName(), { email })), email };
+}
+
+describe('password reset by mail', () => {
+  it('mails a link that sets a new password and ends every session of the user', async () => {
+    const user = await userWithEmail();
+    const asked = await postJson(`${gate.url}/_auth/password/forgot`, { email: user.email }, newAddress());
+    expect(asked.status).toBe(202);
+    expect(await asked.json()).toEqual({ status: 'accepted' });
+
+    const { url, token } = linkIn(await smtp.waitFor(mailTo(user.email, RESET_SUBJECT)), '/_auth/password/reset');
+    expect(url).toBe(`http://localhost:4180/_auth/password/reset?token=${token}`);
+    const page = await fetch(onGate(gate, url));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain(`name="token" value="${token}"`);
+
+    const reset = await postJson(`${gate.url}/_auth/password/reset`, { token, password: NEW_PASSWORD });
+    expect(reset.status).toBe(200);
+    expect((await login(gate, user.username, PASSWORD)).status).toBe(401);
+    expect((await login(gate, user.username, NEW_PASSWORD)).status).toBe(200);
+    expect((await userinfo(gate, bearer(user.access_token))).status).toBe(401);
+    expect((await postJson(`${gate.url}/_auth/refresh`, { refresh_token: user.refresh_token })).status).toBe(401);
+  });
+
+  it('refuses the same link a second time with 400 invalid_token', async () => {
+    const user = await userWithEmail();
+    await postJson(`${gate.url}/_auth/password/forgot`, { email: user.email }, newAddress());
+    const { token } = linkIn(await smtp.waitFor(mailTo(user.email, RESET_SUBJECT)), '/_auth/password/reset');
+    expect((await postJson(`${gate.url}/_auth/password/reset`, { token, password: NEW_PASSWORD })).status).toBe(200);
+    const again = await postJson(`${gate.url}/_auth/password/reset`, { token, password: 'yet another passphrase' });
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: 'invalid_token' });
+    expect((await login(gate, user.username, NEW_PASSWORD)).status).toBe(200);
+  });
+
+  it('lets exactly one of two racing resets with one link win', async () => {
+    const user = await userWithEmail();
+    await postJson(`${gate.url}/_auth/password/forgot`, { email: user.email }, newAddress());
+    const { token } = linkIn(await smtp.waitFor(mailTo(user.email, RESET_SUBJECT)), '/_auth/password/reset');
+    const passwords = ['first racing passphrase', 'second racing passphrase'];
+    const answers = await Promise.all(passwords.map((password) => postJson(`${gate.url}/_auth/password/reset`, { token, password })));
+    expect(answers.map((res) => res.status).sort()).toEqual([200, 400]);
+    const winner = passwords[answers.findIndex((res) => res.status === 200)]!;
+    const loser = passwords.find((password) => password !== winner)!;
+    expect((await login(gate, user.username, winner)).status).toBe(200);
+    expect((await login(gate, user.username, loser)).status).toBe(401);
+  });
+});
+
+describe('no account enumeration', () => {
+  it.each([
+    ['/_auth/password/forgot', RESET_SUBJECT],
+    ['/_auth/magic-link', MAGIC_SUBJECT],
+  ])('answers %s for an unknown address exactly as for a known one, and mails only the known one', async (path, subject) => {
+    const known = await userWithEmail();
+    const unknown = newEmail();
+    const address = newAddress();
+    const forUnknown = await postJson(`${gate.url}${path}`, { email: unknown }, address);
+    const forKnown = await postJson(`${gate.url}${path}`, { email: known.email }, address);
+    expect(forUnknown.status).toBe(202);
+    expect(forKnown.status).toBe(202);
+    expect(await forUnknown.text()).toBe(await forKnown.text());
+    await smtp.waitFor(mailTo(known.email, subject));
+    await sleep(300);
+    expect(smtp.messages.filter((mail) => mail.to.includes(unknown))).toEqual([]);
+  });
+});
+
+describe('limits on asking for mail', () => {
+  it('sends one reset mail per account per two minutes, answering 202 every time', async () => {
+    const user = await userWithEmail();
+    const address = newAddress();
+    const ask = () => postJson(`${gate.url}/_auth/password/forgot`, { email: user.email }, address);
+    expect((await ask()).status).toBe(202);
+    expect((await ask()).status).toBe(202);
+    await smtp.waitFor(mailTo(user.email, RESET_SUBJECT));
+    await sleep(500);
+    expect(received(user.email, RESET_SUBJECT)).toHaveLength(1);
+
+    gate.clock.advance(2 * MIN + 1_000);
+    expect((await ask()).status).toBe(202);
+    await smtp.waitForAll(mailTo(user.email, RESET_SUBJECT), 2);
+  });
+
+  it('answers the 11th request from one client address within ten minutes with 429', async () => {
+    const address = newAddress();
+    for (let i = 0; i < 10; i++) {
+      expect((await postJson(`${gate.url}/_auth/password/forgot`, { email: newEmail() }, address)).status).toBe(202);
+    }
+    const flood = await postJson(`${gate.url}/_auth/password/forgot`, { email: newEmail() }, address);
+    expect(flood.status).toBe(429);
+    expect(await flood.json()).toMatchObject({ error: 'too_many_requests' });
+    expect((await postJson(`${gate.url}/_auth/password/forgot`, { email: newEmail() }, newAddress())).status).toBe(202);
+  });
+});
+
+describe('magic links', () => {
+  it('signs a browser in once and sends it to the rd it asked for', async () => {
+    const user = await userWithEmail();
+    const asked = await postJson(`${gate.url}/_auth/magic-link`, { email: user.email, rd: '/after' }, newAddress());
+    expect(asked.status).toBe(202);
+    const { url } = linkIn(await smtp.waitFor(mailTo(user.email, MAGIC_SUBJECT)), '/_auth/magic-link/verify');
+
+    const followed = await fetch(onGate(gate, url), { redirect: 'manual' });
+    expect(followed.status).toBe(302);
+    expect(followed.headers.get('location')).toBe('/after');
+    const session = cookiesOf(followed)['gatehouse_session'];
+    expect(session).toBeTruthy();
+    const me = await userinfo(gate, { cookie: cookieHeader({ gatehouse_session: session! }) });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ username: user.username, email: user.email });
+
+    const again = await fetch(onGate(gate, url), { redirect: 'manual' });
+    expect(again.status).toBe(400);
+    expect(cookiesOf(again)['gatehouse_session']).toBeUndefined();
+  });
+
+  it('answers the token body when the link is followed asking for JSON', async () => {
+    const user = await userWithEmail();
+    await postJson(`${gate.url}/_auth/magic-link`, { email: user.email }, newAddress());
+    const { url } = linkIn(await smtp.waitFor(mailTo(user.email, MAGIC_SUBJECT)), '/_auth/magic-link/verify');
+    const res = await fetch(onGate(gate, url), { headers: { accept: 'application/json' }, redirect: 'manual' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as TokenBody;
+    expect(body).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
+    expect((await userinfo(gate, bearer(body.access_token))).status).toBe(200);
+  });
+});
+
+describe('email verification', () => {
+  it('mails a confirmation link on registration that confirms the address once', async () => {
+    const user = await userWithEmail();
+    const { url } = linkIn(await smtp.waitFor(mailTo(user.email, VERIFY_SUBJECT)), '/_auth/email/verify');
+    const confirmed = await fetch(onGate(gate, url), { headers: { accept: 'application/json' } });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.json()).toEqual({ status: 'verified', email: user.email });
+    expect((await fetch(onGate(gate, url))).status).toBe(400);
+  });
+
+  describe('with require_verified_email', () => {
+    let strict: TestGatehouse;
+    beforeAll(async () => {
+      strict = await startTestGatehouse({ smtp_url: smtp.url, require_verified_email: true });
+    });
+    afterAll(() => strict?.close());
+
+    it('registers without tokens and refuses sign-in with 403 until the link is followed', async () => {
+      const username = uniqueName();
+      const email = newEmail();
+      const registered = await postJson(`${strict.url}/_auth/register`, { username, email, password: PASSWORD });
+      expect(registered.status).toBe(201);
+      expect(await registered.json()).toEqual({ verification_required: true });
+      expect(registered.headers.getSetCookie().filter((line) => line.startsWith('gatehouse_session='))).toEqual([]);
+
+      const early = await login(strict, username, PASSWORD);
+      expect(early.status).toBe(403);
+      expect(await early.json()).toMatchObject({ error: 'email_not_verified' });
+
+      const { url } = linkIn(await smtp.waitFor(mailTo(email, VERIFY_SUBJECT)), '/_auth/email/verify');
+      const page = await fetch(onGate(strict, url));
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain(`${email} is confirmed`);
+
+      const later = await login(strict, username, PASSWORD);
+      expect(later.status).toBe(200);
+      expect(await later.json()).toMatchObject({ token_type: 'Bearer' });
+    });
+  });
+});
+
+/**
+ * The queue measures its backoff on gatehouse's clock, so these gatehouses run on
+ * the system clock: a test clock that never moves would never make a retry due.
+ */
+interface RealTimeGatehouse extends RunningGatehouse {
+  url: string;
+  managementUrl: string;
+  /** The names of the warn and error events logged so far, with their fields. */
+  events: { event: string; fields: Record<string, unknown> }[];
+}
+
+async function startOnSystemClock(settings: Settings, dir: string): Promise<RealTimeGatehouse> {
+  const events: RealTimeGatehouse['events'] = [];
+  const keep = (event: string, fields: Record<string, unknown> = {}) => void events.push({ event, fields });
+  const log: Logger = { debug: () => {}, info: () => {}, warn: keep, error: keep };
+  const running = await startGatehouse(testConfig(settings, dir), { log });
+  return { ...running, url: `http://${running.address}`, managementUrl: `http://${running.managementAddress}`, events };
+}
+
+/** An account created the way `gatehouse user add NAME --email E` does: no verification mail in the queue. */
+async function addUser(on: RunningGatehouse) {
+  const email = newEmail();
+  await on.services.accounts.register({ username: uniqueName(), email, password: PASSWORD });
+  return email;
+}
+
+async function eventually(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const failedSends = (on: RealTimeGatehouse) => new Set(on.events.filter((e) => e.event === 'mail_retry').map((e) => e.fields['id'])).size;
+
+describe('the mail queue', () => {
+  it('delivers every mail exactly once after the SMTP server comes up late', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const dir = tempDir();
+    const down = await startOnSystemClock({ smtp_url: `smtp://127.0.0.1:${port}` }, dir);
+    let sink: SmtpSink | undefined;
+    try {
+      const emails = [await addUser(down), await addUser(down), await addUser(down)];
+      for (const email of emails) {
+        expect((await postJson(`${down.url}/_auth/password/forgot`, { email }, newAddress())).status).toBe(202);
+      }
+      // Every mail has met the outage at least once before the server appears.
+      await eventually(() => failedSends(down) === 3, 15_000, 'three failed sends');
+
+      sink = await startSmtpSink(port);
+      const isReset = (mail: ReceivedMail) => mail.subject === RESET_SUBJECT;
+      await sink.waitForAll(isReset, 3, 25_000);
+      await sleep(2_500);
+      expect(sink.messages.flatMap((mail) => mail.to).sort()).toEqual([...emails].sort());
+      expect(new Set(sink.messages.map((mail) => mail.messageId)).size).toBe(3);
+
+      const metrics = await (await fetch(`${down.managementUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^gatehouse_mail_sent_total 3$/m);
+    } finally {
+      await down.close();
+      await sink?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sends a mail queued before a restart exactly once, from the next process', { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const dir = tempDir();
+    const settings = { smtp_url: `smtp://127.0.0.1:${port}` };
+    let first: RealTimeGatehouse | undefined = await startOnSystemClock(settings, dir);
+    let second: RealTimeGatehouse | undefined;
+    let sink: SmtpSink | undefined;
+    try {
+      const email = await addUser(first);
+      expect((await postJson(`${first.url}/_auth/password/forgot`, { email }, newAddress())).status).toBe(202);
+      await eventually(() => failedSends(first!) === 1, 10_000, 'a failed send');
+      await first.close();
+      first = undefined;
+
+      sink = await startSmtpSink(port);
+      second = await startOnSystemClock(settings, dir);
+      const mail = await sink.waitFor(mailTo(email, RESET_SUBJECT), 25_000);
+      linkIn(mail, '/_auth/password/reset');
+      await sleep(2_500);
+      expect(sink.messages).toHaveLength(1);
+    } finally {
+      await first?.close();
+      await second?.close();
+      await sink?.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
