@@ -16,6 +16,8 @@ import { websocketHandler } from './upstream/websocket.js';
 
 /** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
 const REVOCATION_SYNC_MS = 5_000;
+const PRUNE_MS = 10 * 60_000;
+const DAY_MS = 24 * 60 * 60_000;
 
 export interface RunningGatehouse {
   services: Services;
@@ -40,6 +42,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const timers = [
     every(KEY_RELOAD_MS, () => services.keys.reload(), 'key_reload_failed'),
     every(REVOCATION_SYNC_MS, () => services.revocations.sync(), 'revocation_sync_failed'),
+    every(PRUNE_MS, () => prune(services), 'prune_failed'),
   ];
 
   const upstream = config.upstream ? createUpstream(config.upstream, config.upstream_timeout) : undefined;
@@ -66,6 +69,12 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       log.info('stopped');
     },
   };
+}
+
+/** Old rows go: a session a day past its lifetime can neither refresh nor be in any replica's revocation window. */
+function prune({ store, clock, config }: Services): Promise<void> {
+  const now = clock.now();
+  return store.prune({ eventsBefore: now - Math.max(config.find_time, DAY_MS), sessionsBefore: now - config.session_lifetime - DAY_MS, now });
 }
 
 function listen(server: Server, at: Listen): Promise<string> {

@@ -105,6 +105,72 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect((await store.listSigningKeys()).map((k) => k.createdAt)).toEqual([T0, T0 + 1]);
   });
 
+  it('consumes a one-time token once, and only for its purpose and before it expires', async () => {
+    await store.createOneTimeToken({ hash: 'ott-1', purpose: 'magic_link', userId: null, data: '/rd', expiresAt: T0 + 100 });
+    expect(await store.consumeOneTimeToken('ott-1', 'password_reset', T0)).toBeUndefined();
+    expect(await store.findOneTimeToken('ott-1', 'magic_link', T0)).toMatchObject({ data: '/rd' });
+    const racing = await Promise.all([store.consumeOneTimeToken('ott-1', 'magic_link', T0), store.consumeOneTimeToken('ott-1', 'magic_link', T0)]);
+    expect(racing.filter(Boolean)).toHaveLength(1);
+    await store.createOneTimeToken({ hash: 'ott-2', purpose: 'magic_link', userId: null, data: null, expiresAt: T0 + 100 });
+    expect(await store.consumeOneTimeToken('ott-2', 'magic_link', T0 + 100)).toBeUndefined();
+  });
+
+  it('accepts each TOTP step once and never an earlier one', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    await store.setTotp(user.id, 'SECRET', true);
+    expect(await store.useTotpStep(user.id, 100)).toBe(true);
+    expect(await store.useTotpStep(user.id, 100)).toBe(false);
+    expect(await store.useTotpStep(user.id, 99)).toBe(false);
+    expect(await store.useTotpStep(user.id, 101)).toBe(true);
+  });
+
+  it('uses a recovery code once', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    await store.replaceRecoveryCodes(user.id, ['c1', 'c2']);
+    expect(await store.useRecoveryCode(user.id, 'c1', T0)).toBe(true);
+    expect(await store.useRecoveryCode(user.id, 'c1', T0)).toBe(false);
+    expect(await store.useRecoveryCode(user.id, 'nope', T0)).toBe(false);
+  });
+
+  it('accepts a passkey sign counter only when it grows (or stays 0 for counterless authenticators)', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const credential = { id: 'cred-1', userId: user.id, publicKey: 'pk', counter: 5, transports: ['internal'], name: 'Key', createdAt: T0, lastUsedAt: null };
+    await store.addCredential(credential);
+    expect(await store.useCredential('cred-1', 5, T0)).toBe(false);
+    expect(await store.useCredential('cred-1', 6, T0)).toBe(true);
+    await store.addCredential({ ...credential, id: 'cred-0', counter: 0 });
+    expect(await store.useCredential('cred-0', 0, T0)).toBe(true);
+    expect(await store.renameCredential('someone-else', 'cred-1', 'x')).toBe(false);
+    expect(await store.deleteCredential(user.id, 'cred-1')).toBe(true);
+    expect((await store.listCredentials(user.id)).map((c) => c.id)).toEqual(['cred-0']);
+  });
+
+  it('hands a queued mail to one claimer only, and retries it later', async () => {
+    await store.enqueueMail({ recipient: 'a@example.com', subject: 's', text: 't', html: 'h', now: T0 });
+    const [first, second] = await Promise.all([store.claimMail(T0), store.claimMail(T0)]);
+    expect([first, second].filter(Boolean)).toHaveLength(1);
+    const claimed = (first ?? second)!;
+    await store.retryMail(claimed.id, 'down', T0 + 1000);
+    expect(await store.claimMail(T0 + 999)).toBeUndefined();
+    expect((await store.claimMail(T0 + 1000))?.attempts).toBe(2);
+    await store.markMailSent(claimed.id, T0 + 1000);
+    expect(await store.mailQueueDepth()).toBe(0);
+  });
+
+  it('counts events in a window, bans until a time, and prunes what no longer matters', async () => {
+    expect(await store.countEvent('fail', 'k', T0, T0 - 10)).toBe(1);
+    expect(await store.countEvent('fail', 'k', T0 + 5, T0 - 10)).toBe(2);
+    expect(await store.countEvents('fail', 'k', T0 + 1)).toBe(1);
+    await store.ban('k', T0 + 100);
+    expect(await store.bannedUntil('k', T0 + 99)).toBe(T0 + 100);
+    expect(await store.bannedUntil('k', T0 + 100)).toBeUndefined();
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    await store.createSession({ id: 'old-session', userId: user.id, refreshHash: 'x', now: T0 - 1 });
+    await store.prune({ eventsBefore: T0 + 1, sessionsBefore: T0, now: T0 + 200 });
+    expect(await store.countEvents('fail', 'k', 0)).toBe(1);
+    expect(await store.findSession('old-session')).toBeUndefined();
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -231,11 +231,13 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
     async clearEvents(kind, key) {
       await db.run('DELETE FROM throttle_events WHERE kind = ? AND key = ?', [kind, key]);
     },
-    async prune(before, now) {
+    async prune({ eventsBefore, sessionsBefore, now }) {
       await db.batch([
-        { sql: 'DELETE FROM throttle_events WHERE at < ?', args: [before] },
+        { sql: 'DELETE FROM throttle_events WHERE at < ?', args: [eventsBefore] },
         { sql: 'DELETE FROM bans WHERE until <= ?', args: [now] },
         { sql: 'DELETE FROM one_time_tokens WHERE expires_at <= ?', args: [now] },
+        { sql: 'DELETE FROM sessions WHERE created_at < ?', args: [sessionsBefore] },
+        { sql: `DELETE FROM mail_queue WHERE state IN ('sent', 'failed', 'interrupted') AND created_at < ?`, args: [eventsBefore] },
       ]);
     },
   };

@@ -140,8 +140,12 @@ export interface Store {
   ban(key: string, until: number): Promise<void>;
   bannedUntil(key: string, now: number): Promise<number | undefined>;
   clearEvents(kind: string, key: string): Promise<void>;
-  /** Drops throttle events, bans and one-time tokens that no longer matter. */
-  prune(before: number, now: number): Promise<void>;
+  /**
+   * Drops what no longer matters: throttle events before `eventsBefore`, ended bans,
+   * expired one-time tokens, sessions created before `sessionsBefore` (past any
+   * lifetime, and past the revocation horizon), mail handled before `eventsBefore`.
+   */
+  prune(limits: { eventsBefore: number; sessionsBefore: number; now: number }): Promise<void>;
 
   createSession(session: { id: string; userId: string; refreshHash: string; now: number }): Promise<void>;
   findSession(id: string): Promise<Session | undefined>;
