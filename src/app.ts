@@ -8,7 +8,8 @@ import { messagePage } from './pages.js';
 import { routes, type Route } from './routes.js';
 import type { Services } from './services.js';
 import { proxyHandler } from './handlers/proxy.js';
-import { UpstreamError, type Upstream } from './upstream/forward.js';
+import type { Upstream } from './upstream/forward.js';
+import { UpstreamError } from './upstream/headers.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

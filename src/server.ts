@@ -11,8 +11,6 @@ import { createManagementApp } from './management.js';
 import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { openSqlStore } from './store/sql-store.js';
-import { createUpstream } from './upstream/forward.js';
-import { websocketHandler } from './upstream/websocket.js';
 
 /** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
 const REVOCATION_SYNC_MS = 5_000;
@@ -45,9 +43,10 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     every(PRUNE_MS, () => prune(services), 'prune_failed'),
   ];
 
-  const upstream = config.upstream ? createUpstream(config.upstream, config.upstream_timeout) : undefined;
+  // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
+  const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
   const server = createServer(createApp(services, upstream));
-  if (config.upstream) server.on('upgrade', websocketHandler(services, config.upstream));
+  if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);

@@ -4,21 +4,16 @@
  * Challenges are one-time tokens (single use, five minutes); sign counters must grow.
  */
 import { createHash } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
 import { badRequest, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, User } from '../store/types.js';
 
 const CHALLENGE_TTL = 5 * 60_000;
+
+/** Loaded on first use: the library and its ASN.1/CBOR stack cost ~18 MiB of memory that most deployments never need. */
+const webauthn = () => import('@simplewebauthn/server');
 
 const challengeHash = (challenge: string) => createHash('sha256').update(challenge).digest('base64url');
 const refused = () => unauthorized('passkey_refused', 'The passkey could not be verified.');
@@ -37,6 +32,7 @@ export class Passkeys {
 
   async registrationOptions(user: User) {
     const existing = await this.deps.store.listCredentials(user.id);
+    const { generateRegistrationOptions } = await webauthn();
     const options = await generateRegistrationOptions({
       rpName: this.#rpID,
       rpID: this.#rpID,
@@ -52,6 +48,7 @@ export class Passkeys {
   }
 
   async register(user: User, response: unknown, name: string): Promise<void> {
+    const { verifyRegistrationResponse } = await webauthn();
     const verification = await verifyRegistrationResponse({
       response: response as RegistrationResponseJSON,
       expectedChallenge: (challenge) => this.#consume(challenge, user.id, 'register'),
@@ -77,6 +74,7 @@ export class Passkeys {
   /** Options for a sign-in; with `user`, only that user's passkeys (a second factor), else any (username-less). */
   async authenticationOptions(user?: User) {
     const allow = user ? await this.deps.store.listCredentials(user.id) : [];
+    const { generateAuthenticationOptions } = await webauthn();
     const options = await generateAuthenticationOptions({
       rpID: this.#rpID,
       userVerification: 'preferred',
@@ -92,6 +90,7 @@ export class Passkeys {
     const id = (response as { id?: unknown } | null)?.id;
     const credential = typeof id === 'string' && id.length < 1024 ? await store.findCredential(id) : undefined;
     if (!credential || (expectedUser && credential.userId !== expectedUser.id)) throw refused();
+    const { verifyAuthenticationResponse } = await webauthn();
     const verification = await verifyAuthenticationResponse({
       response: response as AuthenticationResponseJSON,
       expectedChallenge: (challenge) => this.#consume(challenge, expectedUser?.id ?? null, 'login'),

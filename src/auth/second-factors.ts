@@ -74,10 +74,10 @@ export class SecondFactors {
   /** Starts enrolment: a new secret, not yet required at sign-in. */
   async enrollTotp(user: User): Promise<{ secret: string; otpauthUrl: string }> {
     if (user.totpEnabled) throw badRequest('totp_already_enabled', 'TOTP is already on; turn it off first to enrol again.');
-    const secret = newTotpSecret();
+    const secret = await newTotpSecret();
     await this.deps.store.setTotp(user.id, secret, false);
     const issuer = new URL(this.deps.config.public_url).hostname;
-    return { secret, otpauthUrl: otpauthUrl(secret, user.email ?? user.username, issuer) };
+    return { secret, otpauthUrl: await otpauthUrl(secret, user.email ?? user.username, issuer) };
   }
 
   /** Confirms enrolment with a first code; returns the recovery codes, shown once. */

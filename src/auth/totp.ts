@@ -1,11 +1,12 @@
 /** The only module that uses otplib: RFC 6238 codes, 30-second steps, one step of clock skew either way. */
-import { generateSecret, generateURI, verify } from 'otplib';
-
 const PERIOD = 30;
 
-export const newTotpSecret = () => generateSecret();
+/** Loaded on first use, like every library only some deployments need. */
+const otplib = () => import('otplib');
 
-export const otpauthUrl = (secret: string, account: string, issuer: string) => generateURI({ secret, label: account, issuer });
+export const newTotpSecret = async () => (await otplib()).generateSecret();
+
+export const otpauthUrl = async (secret: string, account: string, issuer: string) => (await otplib()).generateURI({ secret, label: account, issuer });
 
 /**
  * The time step of a valid code, or undefined. `afterStep` refuses a code of that
@@ -14,6 +15,7 @@ export const otpauthUrl = (secret: string, account: string, issuer: string) => g
 export async function totpStep(secret: string, code: unknown, nowMs: number, afterStep?: number): Promise<number | undefined> {
   if (typeof code !== 'string' || !/^\d{6}$/.test(code)) return undefined;
   try {
+    const { verify } = await otplib();
     const result = await verify({
       secret,
       token: code,

@@ -1,6 +1,5 @@
 /** The second step of a sign-in, and turning TOTP on and off. SPEC section 7. */
 import { parseCookie, stringifySetCookie } from 'cookie';
-import { toDataURL } from 'qrcode';
 import { sessionCookie } from '../auth/cookies.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
@@ -99,6 +98,7 @@ export const pendingToken = (scope: Scope, fields: Record<string, unknown>) => f
 export async function enrollTotp(scope: Scope): Promise<void> {
   const { user } = await requireUser(scope);
   const { secret, otpauthUrl } = await scope.services.secondFactors.enrollTotp(user);
+  const { toDataURL } = await import('qrcode');
   sendJson(scope.res, 200, { secret, otpauth_url: otpauthUrl, qr_code: await toDataURL(otpauthUrl) });
 }
 

@@ -11,7 +11,8 @@ import { judgedPath } from '../auth/paths.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import type { Services } from '../services.js';
 import type { Scope } from '../scope.js';
-import { connectionTokens, HOP_BY_HOP, type Upstream } from '../upstream/forward.js';
+import type { Upstream } from '../upstream/forward.js';
+import { connectionTokens, HOP_BY_HOP } from '../upstream/headers.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
 export function proxyHandler(upstream: Upstream) {

@@ -1,5 +1,4 @@
 /** The only module that uses nodemailer: SMTP when configured, the log otherwise (development). */
-import nodemailer from 'nodemailer';
 import type { Logger } from '../log.js';
 
 export interface OutgoingMail {
@@ -17,9 +16,12 @@ export function createTransport(smtpUrl: string | undefined, from: string, log: 
   if (!smtpUrl) {
     return async (mail) => log.info('mail_logged', { to: mail.to, subject: mail.subject, text: mail.text });
   }
-  // smtps:// is TLS from the start; smtp:// upgrades with STARTTLS when the server offers it.
-  const transport = nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never);
+  // Loaded on the first mail. smtps:// is TLS from the start; smtp:// upgrades with STARTTLS when offered.
+  let transport: Promise<{ sendMail(message: object): Promise<unknown> }> | undefined;
   return async (mail) => {
-    await transport.sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+    transport ??= import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never),
+    );
+    await (await transport).sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
   };
 }

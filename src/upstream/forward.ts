@@ -1,26 +1,11 @@
 /**
- * Forwarding to the protected application: the only module (with websocket.ts)
- * that uses undici. Bodies stream both ways; nothing is buffered whole.
+ * Forwarding to the protected application: the only module that uses undici,
+ * loaded only in proxy mode. Bodies stream both ways; nothing is buffered whole.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { errors, Pool } from 'undici';
-
-/**
- * Hop-by-hop headers are meaningful only for one connection and must not be
- * forwarded (RFC 9110 section 7.6.1), nor any header the Connection header names.
- */
-export const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+import { connectionTokens, HOP_BY_HOP, UpstreamError } from './headers.js';
 
 export interface ForwardRequest {
   req: IncomingMessage;
@@ -31,15 +16,6 @@ export interface ForwardRequest {
   headers: Record<string, string | string[]>;
   /** A renewed session cookie to add to the upstream's answer. */
   setCookie?: string;
-}
-
-export class UpstreamError extends Error {
-  constructor(
-    readonly status: 502 | 504,
-    readonly code: string,
-  ) {
-    super(code);
-  }
 }
 
 export interface Upstream {
@@ -91,11 +67,6 @@ function responseHeaders(headers: Record<string, string | string[] | undefined>,
     out['set-cookie'] = [...(Array.isArray(existing) ? existing : existing ? [String(existing)] : []), setCookie];
   }
   return out;
-}
-
-export function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (!value) return new Set();
-  return new Set((Array.isArray(value) ? value.join(',') : value).split(',').map((token) => token.trim().toLowerCase()));
 }
 
 function classify(error: unknown): UpstreamError {
