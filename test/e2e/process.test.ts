@@ -97,11 +97,19 @@ describe('the CLI beside a running server', () => {
   });
 
   it('disables and re-enables a user', async () => {
-    runCli(['user', 'add', 'dave'], env, `${PASSWORD}\n`);
-    expect(runCli(['user', 'disable', 'dave'], env).status).toBe(0);
-    expect((await login(server, 'dave')).status).toBe(401);
-    expect(runCli(['user', 'enable', 'dave'], env).status).toBe(0);
-    expect((await login(server, 'dave')).status).toBe(200);
+    const cli = (...args: string[]) => {
+      const result = runCli(args, env, `${PASSWORD}\n`);
+      expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(0);
+    };
+    const loginAnswer = async () => {
+      const res = await login(server, 'dave');
+      return `${res.status} ${await res.text()}`;
+    };
+    cli('user', 'add', 'dave');
+    cli('user', 'disable', 'dave');
+    expect(await loginAnswer()).toMatch(/^401 /);
+    cli('user', 'enable', 'dave');
+    expect(await loginAnswer()).toMatch(/^200 /);
   });
 
   it('changes a password from stdin and ends the old sessions', async () => {
