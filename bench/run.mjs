@@ -12,6 +12,7 @@ import { fixedClock } from '../dist/clock.js';
 import { OWASP_PARAMETERS } from '../dist/auth/passwords.js';
 import { AccessTokens, KeyRing } from '../dist/auth/tokens.js';
 import { openSqlStore } from '../dist/store/sql-store.js';
+import { benchGate } from './gate.mjs';
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n, digits = 1) => n.toFixed(digits);
@@ -87,6 +88,7 @@ async function benchReady() {
   console.log(`bare node http server (spawn → listening): ${fmt(median(bare))} ms`);
   console.log(`gatehouse, empty database (migrations + first key): ${fmt(median(cold))} ms  (${fmt(median(cold) / median(bare), 2)}× bare node)`);
   console.log(`gatehouse, existing database: ${fmt(median(warm))} ms  (${fmt(median(warm) / median(bare), 2)}× bare node)`);
+  return { bare: median(bare), cold: median(cold), warm: median(warm) };
 }
 
 async function benchTokens() {
@@ -157,9 +159,10 @@ async function benchLogin() {
 }
 
 try {
-  await benchReady();
+  const readyMs = await benchReady();
   await benchTokens();
   await benchLogin();
+  await benchGate({ readyMs });
 } finally {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }

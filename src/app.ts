@@ -1,13 +1,13 @@
 /** The node:http handler: parse the target, find the route, check the origin, run the handler, answer errors. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, forbidden, HttpError, notFound } from './errors.js';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isNavigation } from './auth/gate.js';
+import { badRequest, forbidden, HttpError, notFound } from './errors.js';
+import { proxyHandler } from './handlers/proxy.js';
 import { sendError, sendHtml, sendJson } from './http.js';
 import { messagePage } from './pages.js';
-import { routes, type Route } from './routes.js';
+import { createRouter } from './routes.js';
 import type { Services } from './services.js';
-import { proxyHandler } from './handlers/proxy.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
 
@@ -15,15 +15,8 @@ const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function createApp(services: Services, upstream?: Upstream): (req: IncomingMessage, res: ServerResponse) => void {
   const proxy = upstream && proxyHandler(upstream);
-  const byKey = new Map(routes.filter((route) => !route.prefix).map((route) => [`${route.method} ${route.path}`, route]));
-  const prefixed = routes.filter((route) => route.prefix);
-  const find = (method: string | undefined, path: string) =>
-    byKey.get(`${method} ${path}`) ?? prefixed.find((route) => route.method === method && path.startsWith(route.path) && path.length > route.path.length);
-  const allowed = new Map<string, string>();
-  for (const route of routes) {
-    const methods = route.method === 'GET' ? 'GET, HEAD' : route.method;
-    allowed.set(route.path, allowed.has(route.path) ? `${allowed.get(route.path)}, ${methods}` : methods);
-  }
+  const router = createRouter();
+  const publicOrigin = new URL(services.config.public_url).origin;
   return (req, res) => {
     const started = performance.now();
     let routeName = 'unmatched';
@@ -37,10 +30,9 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
         routeName = 'proxy';
         return await proxy({ req, res, url, services });
       }
-      const method = req.method === 'HEAD' ? 'GET' : req.method;
-      const route: Route | undefined = find(method, url.pathname);
+      const route = router.find(req.method === 'HEAD' ? 'GET' : req.method, url.pathname);
       if (!route) {
-        const methods = allowed.get(url.pathname);
+        const methods = router.allowedMethods(url.pathname);
         if (methods) {
           res.setHeader('allow', methods);
           throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
@@ -48,7 +40,7 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
         throw notFound();
       }
       routeName = route.path;
-      if (UNSAFE_METHODS.has(route.method) && !sameOrigin(req, services.config.public_url)) {
+      if (UNSAFE_METHODS.has(route.method) && !sameOrigin(req, publicOrigin)) {
         throw forbidden('origin_forbidden', 'This request came from another site.');
       }
       await route.handler({ req, res, url, services });
@@ -76,10 +68,9 @@ function parseTarget(target: string): URL {
  * Browsers send Origin on cross-site posts; refuse it unless it is gatehouse's
  * public origin or the host the request was sent to. No Origin (curl, API clients) passes.
  */
-function sameOrigin(req: IncomingMessage, publicUrl: string): boolean {
+function sameOrigin(req: IncomingMessage, publicOrigin: string): boolean {
   const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  if (origin === new URL(publicUrl).origin) return true;
+  if (origin === undefined || origin === publicOrigin) return true;
   try {
     return new URL(origin).host === req.headers.host;
   } catch {

@@ -72,3 +72,25 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/_auth/account/sessions/', prefix: true, handler: endOwnSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
+
+export interface Router {
+  find(method: string | undefined, path: string): Route | undefined;
+  /** For a 405: the methods a known path does allow. */
+  allowedMethods(path: string): string | undefined;
+}
+
+export function createRouter(table: readonly Route[] = routes): Router {
+  const exact = new Map(table.filter((route) => !route.prefix).map((route) => [`${route.method} ${route.path}`, route]));
+  const prefixed = table.filter((route) => route.prefix);
+  const allowed = new Map<string, string>();
+  for (const route of table) {
+    const methods = route.method === 'GET' ? 'GET, HEAD' : route.method;
+    allowed.set(route.path, allowed.has(route.path) ? `${allowed.get(route.path)}, ${methods}` : methods);
+  }
+  return {
+    find: (method, path) =>
+      exact.get(`${method} ${path}`) ??
+      prefixed.find((route) => route.method === method && path.startsWith(route.path) && path.length > route.path.length),
+    allowedMethods: (path) => allowed.get(path),
+  };
+}
