@@ -2,11 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isNavigation } from './auth/gate.js';
+import { judgedPath } from './auth/paths.js';
 import { badRequest, forbidden, HttpError, notFound } from './errors.js';
 import { proxyHandler } from './handlers/proxy.js';
 import { sendError, sendHtml, sendJson } from './http.js';
 import { messagePage } from './pages.js';
 import { createRouter } from './routes.js';
+import type { Scope } from './scope.js';
 import type { Services } from './services.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
@@ -20,19 +22,19 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
   return (req, res) => {
     const started = performance.now();
     let routeName = 'unmatched';
-    res.once('finish', () => {
-      services.metrics.requests.inc({ route: routeName, status: `${Math.floor(res.statusCode / 100)}xx` });
-      services.metrics.requestSeconds.observe({ route: routeName }, (performance.now() - started) / 1000);
-    });
+    res.once('finish', () => services.metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000));
     const run = async () => {
-      const url = parseTarget(req.url ?? '');
-      if (proxy && !url.pathname.startsWith('/_auth/')) {
+      const scope = scopeOf(req, res, services);
+      const { path } = scope;
+      if (proxy && !path.startsWith('/_auth/')) {
         routeName = 'proxy';
-        return await proxy({ req, res, url, services });
+        return await proxy(scope);
       }
-      const route = router.find(req.method === 'HEAD' ? 'GET' : req.method, url.pathname);
+      // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
+      if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw badRequest('ambiguous_path', 'The path is not in canonical form.');
+      const route = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
       if (!route) {
-        const methods = router.allowedMethods(url.pathname);
+        const methods = router.allowedMethods(path);
         if (methods) {
           res.setHeader('allow', methods);
           throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
@@ -43,25 +45,43 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
       if (UNSAFE_METHODS.has(route.method) && !sameOrigin(req, publicOrigin)) {
         throw forbidden('origin_forbidden', 'This request came from another site.');
       }
-      await route.handler({ req, res, url, services });
+      await route.handler(scope);
     };
     run().catch((error: unknown) => answerError(res, error, services));
   };
 }
 
-/** Only origin-form targets with well-formed percent-encoding; everything else is 400, not a guess. */
-function parseTarget(target: string): URL {
-  if (!target.startsWith('/') || /%(?![0-9A-Fa-f]{2})/.test(target)) {
-    throw badRequest('invalid_target', 'The request URL is malformed.');
+const malformed = () => badRequest('invalid_target', 'The request URL is malformed.');
+
+/** Only origin-form targets with well-formed percent-encoding (UTF-8 included); everything else is 400, not a guess. */
+function scopeOf(req: IncomingMessage, res: ServerResponse, services: Services): Scope {
+  const target = req.url ?? '';
+  if (!target.startsWith('/') || /%(?![0-9A-Fa-f]{2})/.test(target)) throw malformed();
+  const at = target.indexOf('?');
+  const path = at === -1 ? target : target.slice(0, at);
+  if (path.includes('%')) {
+    try {
+      decodeURIComponent(path);
+    } catch {
+      throw malformed();
+    }
   }
-  try {
-    // Concatenated, not resolved: a target of //host/path is a path here, never another host.
-    const url = new URL(`http://gatehouse.invalid${target}`);
-    decodeURIComponent(url.pathname);
-    return url;
-  } catch {
-    throw badRequest('invalid_target', 'The request URL is malformed.');
-  }
+  let url: URL | undefined;
+  return {
+    req,
+    res,
+    services,
+    path,
+    query: at === -1 ? '' : target.slice(at),
+    get url() {
+      try {
+        // Concatenated, not resolved: a target of //host/path is a path here, never another host.
+        return (url ??= new URL(`http://gatehouse.invalid${target}`));
+      } catch {
+        throw malformed();
+      }
+    },
+  };
 }
 
 /**

@@ -8,7 +8,11 @@ import type { Services } from './services.js';
 export interface Scope {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
+  /** The request target's path and query ('' or starting with ?), exactly as sent. */
+  path: string;
+  query: string;
+  /** Parsed on first use: the hot paths (verify, proxy) never need it. */
+  readonly url: URL;
   services: Services;
 }
 

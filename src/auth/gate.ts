@@ -15,7 +15,7 @@ export type GateDecision =
 
 export async function decideGate(target: Target, headers: IncomingHttpHeaders, services: Services): Promise<GateDecision> {
   const decision = await decide(target, headers, services);
-  services.metrics.gateDecisions.inc({ outcome: decision.outcome });
+  services.metrics.gateDecision(decision.outcome);
   return decision;
 }
 

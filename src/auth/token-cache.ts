@@ -13,21 +13,26 @@ const MAX_ENTRIES = 10_000;
 
 export class VerifiedTokens {
   #cache = new LRUCache<string, AccessClaims>({ max: MAX_ENTRIES });
+  readonly #hits: { inc(): void };
+  readonly #misses: { inc(): void };
 
   constructor(
     private readonly tokens: AccessTokens,
     private readonly clock: Clock,
-    private readonly metrics: Metrics,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.#hits = metrics.tokenCache.labels('hit');
+    this.#misses = metrics.tokenCache.labels('miss');
+  }
 
   async verify(token: string): Promise<AccessClaims> {
     const cached = this.#cache.get(token);
     const now = this.clock.now();
     if (cached && cached.exp * 1000 > now) {
-      this.metrics.tokenCache.inc({ result: 'hit' });
+      this.#hits.inc();
       return cached;
     }
-    this.metrics.tokenCache.inc({ result: 'miss' });
+    this.#misses.inc();
     const claims = await this.tokens.verify(token);
     this.#cache.set(token, claims, { ttl: Math.max(1, claims.exp * 1000 - now) });
     return claims;

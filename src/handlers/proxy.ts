@@ -17,29 +17,23 @@ import { answerForbidden, answerLogin } from './gate-answers.js';
 
 export function proxyHandler(upstream: Upstream) {
   return async function proxy(scope: Scope): Promise<void> {
-    const { req, url, services } = scope;
-    const path = judgedPath(rawPath(req.url!));
+    const { req, query, services } = scope;
+    const path = judgedPath(scope.path);
     const host = req.headers.host ?? '';
     const decision = await decideGate({ host, path, method: req.method ?? 'GET' }, req.headers, services);
     if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));
     if (decision.outcome === 'login') {
-      return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + url.search)}`, isNavigation(req.headers));
+      return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + query)}`, isNavigation(req.headers));
     }
     await upstream.forward({
       req,
       res: scope.res,
-      pathAndQuery: path + url.search,
+      pathAndQuery: path + query,
       headers: upstreamHeaders(req, services, decision.claims),
       setCookie: decision.setCookie,
     });
   };
 }
-
-/** The raw path of a request target, before any decoding. */
-const rawPath = (target: string) => {
-  const at = target.indexOf('?');
-  return at === -1 ? target : target.slice(0, at);
-};
 
 /** The client's headers minus hop-by-hop and anything identity-like, then ours. Strip, then set. */
 export function upstreamHeaders(req: IncomingMessage, services: Services, claims: AccessClaims | undefined): Record<string, string | string[]> {

@@ -302,7 +302,11 @@ describe('request targets that cannot be parsed', () => {
 });
 
 describe('paths and methods gatehouse does not serve', () => {
-  it.each(['/_auth/nope', '/_auth/', '/_auth', '/_auth/login/', '/_auth/LOGIN', '/_auth/jwks', '/_auth/userinfo/x', '/_auth/../etc/passwd'])(
+  it.each(['/_auth/../etc/passwd', '/_auth/./login', '/_auth//login', '/_auth/%6Cogin'])('refuses the non-canonical path %s with 400', async (path) => {
+    expectCleanRefusal(await rawRequest(requestHead('GET', path)), 400, 'ambiguous_path');
+  });
+
+  it.each(['/_auth/nope', '/_auth/', '/_auth', '/_auth/login/', '/_auth/LOGIN', '/_auth/jwks', '/_auth/userinfo/x'])(
     'answers GET %s with 404 JSON',
     async (path) => {
       expectCleanRefusal(await rawRequest(requestHead('GET', path)), 404, 'not_found');
