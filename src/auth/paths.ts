@@ -16,6 +16,8 @@ export class AmbiguousPath extends Error {
 const HEX_PAIR = /%([0-9A-Fa-f]{2})/g;
 /** What an encoded byte must not stand for: / \ . ; NUL and other controls. */
 const FORBIDDEN_ENCODED = new Set([0x2f, 0x5c, 0x2e, 0x3b, 0x7f, ...Array.from({ length: 0x20 }, (_, i) => i)]);
+const CANONICAL = /^\/[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
+const DOT_SEGMENT = /\/\.\.?(\/|$)/;
 /** Characters that need no encoding in a path (RFC 3986 pchar without '%' and ';'). */
 const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]$/;
 
@@ -24,6 +26,8 @@ const PATH_SAFE = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]$/;
  * The result is re-encoded canonically, so it can be sent upstream as is.
  */
 export function normalizePath(raw: string): string {
+  // The common case, already canonical: plain characters, no dot segments, no empty segments.
+  if (CANONICAL.test(raw) && !raw.includes('//') && !DOT_SEGMENT.test(raw)) return raw;
   if (!raw.startsWith('/')) throw new AmbiguousPath('path_not_absolute');
   if (raw.includes(';')) throw new AmbiguousPath('path_parameters');
   if (raw.includes('\\')) throw new AmbiguousPath('backslash');

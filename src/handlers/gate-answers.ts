@@ -1,5 +1,4 @@
 /** How the gate says no: a redirect for browser navigations, JSON for everything else. */
-import type { ServerResponse } from 'node:http';
 import { sendJson, sendRedirect } from '../http.js';
 import { messagePage } from '../pages.js';
 import { renderPage, type Scope } from '../scope.js';
@@ -14,8 +13,4 @@ export function answerForbidden(scope: Scope, navigation: boolean): void {
   const message = 'Your account may not open this page.';
   if (navigation) return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Access denied', message }));
   sendJson(scope.res, 403, { error: 'forbidden', message });
-}
-
-export function setHeaders(res: ServerResponse, headers: [string, string][]): void {
-  for (const [name, value] of headers) res.setHeader(name, value);
 }

@@ -9,7 +9,7 @@ import { identityHeaders } from '../auth/identity-headers.js';
 import { judgedPath } from '../auth/paths.js';
 import { sendRedirect } from '../http.js';
 import type { Scope } from '../scope.js';
-import { answerForbidden, answerLogin, setHeaders } from './gate-answers.js';
+import { answerForbidden, answerLogin } from './gate-answers.js';
 
 export async function verify(scope: Scope): Promise<void> {
   const { req, res, services } = scope;
@@ -17,7 +17,6 @@ export async function verify(scope: Scope): Promise<void> {
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
   const decision = await decideGate({ host: original.host, path, method: original.method }, req.headers, services);
-  res.setHeader('cache-control', 'no-store');
 
   if (decision.outcome === 'allow') {
     if (decision.setCookie && original.style === 'forward') {
@@ -25,13 +24,15 @@ export async function verify(scope: Scope): Promise<void> {
       // send the browser back to the same URL (307 keeps method and body) with its renewed cookie.
       return sendRedirect(res, originalUrl(original), [decision.setCookie], 307);
     }
-    setHeaders(res, identityHeaders(services.config.identity_headers, decision.claims));
+    const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
+    for (const [name, value] of identityHeaders(services.config.identity_headers, decision.claims)) headers[name] = value;
     // nginx passes back the first Set-Cookie of this answer: the one cookie holds the whole session.
-    if (decision.setCookie) res.setHeader('set-cookie', decision.setCookie);
+    if (decision.setCookie) headers['set-cookie'] = decision.setCookie;
     // No body: with one, nginx closes its connection to gatehouse after every check.
-    res.writeHead(200, { 'content-length': 0 });
+    res.writeHead(200, headers);
     return void res.end();
   }
+  res.setHeader('cache-control', 'no-store');
   const navigation = isNavigation(req.headers);
   if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
   const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, path, query))}`;
