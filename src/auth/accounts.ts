@@ -113,11 +113,16 @@ export class Accounts {
     }
   }
 
-  /** Sets a new password and ends every session of the user. */
-  async changePassword(user: User, password: string): Promise<void> {
+  /** 400 for a password too short, too long or breached. */
+  async checkNewPassword(password: string): Promise<void> {
     const problem = passwordProblem(password);
     if (problem) throw badRequest('invalid_input', problem);
     await this.checkBreached(password);
+  }
+
+  /** Sets a new password and ends every session of the user. */
+  async changePassword(user: User, password: string, { checked = false } = {}): Promise<void> {
+    if (!checked) await this.checkNewPassword(password);
     await this.deps.store.setPasswordHash(user.id, await this.deps.passwords.hash(password));
     await this.deps.sessions.endAllOfUser(user.id, 'password_changed');
     this.deps.log.info('password_changed', { user_id: user.id, audit: true });

@@ -6,7 +6,6 @@
 import { sessionCookie } from '../auth/cookies.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { passwordProblem } from '../auth/passwords.js';
 import { badRequest, HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
@@ -69,13 +68,12 @@ export async function resetPassword(scope: Scope): Promise<void> {
   const { kind, fields } = await parseBody(scope.req);
   if (kind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
   const password = stringField(fields, 'password', { required: true, max: 8192 });
-  const problem = passwordProblem(password);
-  if (problem) throw badRequest('invalid_input', problem);
-  await services.accounts.checkBreached(password);
+  // Checked before the token is used up: a refused password must not burn the link.
+  await services.accounts.checkNewPassword(password);
   const token = await services.oneTimeTokens.consume(fields['token'], 'password_reset');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
   if (!user) throw invalidLink();
-  await services.accounts.changePassword(user, password);
+  await services.accounts.changePassword(user, password, { checked: true });
   services.log.info('password_reset', { user_id: user.id, audit: true });
   if (kind === 'form') return sendRedirect(scope.res, '/_auth/login?reset=1');
   sendJson(scope.res, 200, { status: 'password_changed' });
