@@ -157,6 +157,16 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.mailQueueDepth()).toBe(0);
   });
 
+  it('never hands out again a mail a crash left in the middle of sending', async () => {
+    await store.enqueueMail({ recipient: 'crash@example.com', subject: 's', text: 't', html: 'h', now: T0 + 10 });
+    const claimed = await store.claimMail(T0 + 10);
+    expect(claimed?.recipient).toBe('crash@example.com');
+    // The process dies here, between sending and marking. A restart much later:
+    expect(await store.abandonInterruptedMail(T0 + 10)).toBe(0); // a claim this recent may still be in flight
+    expect(await store.abandonInterruptedMail(T0 + 11)).toBe(1);
+    expect(await store.claimMail(T0 + 1_000_000)).toBeUndefined();
+  });
+
   it('counts events in a window, bans until a time, and prunes what no longer matters', async () => {
     expect(await store.countEvent('fail', 'k', T0, T0 - 10)).toBe(1);
     expect(await store.countEvent('fail', 'k', T0 + 5, T0 - 10)).toBe(2);

@@ -96,7 +96,7 @@ export class Sessions {
     }
     if (decision === 'reuse_detected') {
       await this.end(presented.sessionId, 'refresh_token_reuse');
-      log.warn('refresh_token_reuse', { session_id: presented.sessionId, user_id: session!.userId });
+      log.warn('refresh_token_reuse', { session_id: presented.sessionId, user_id: session!.userId, audit: true });
     }
     throw refused();
   }
