@@ -1,4 +1,4 @@
-/** Debian's Chromium driven by playwright-core, as TESTING.md describes. */
+/** Debian's Chromium driven by playwright-core (headless, no sandbox, no background networking). */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { peer } from './peers.js';

@@ -1,7 +1,7 @@
 /**
  * A real SMTP server for the tests (npm smtp-server) that keeps every message it
  * receives. STARTTLS is not offered: the package's bundled certificate has
- * expired (TESTING.md), and a client that sees no STARTTLS sends in the clear.
+ * expired, and a client that sees no STARTTLS sends in the clear.
  */
 import { createServer } from 'node:net';
 import { SMTPServer } from 'smtp-server';
