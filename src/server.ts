@@ -46,6 +46,9 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
   const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
   const server = createServer(createApp(services, upstream));
+  // Node forgets a TCP peer's address once it disconnects; reading it now caches it, so a client
+  // that hangs up mid-request can never pass for a unix-socket (trusted) peer.
+  server.on('connection', (socket) => void socket.remoteAddress);
   if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);

@@ -107,7 +107,8 @@ export class Sessions {
     const session = presented && (await this.deps.store.findSession(presented.sessionId));
     if (!presented || !session || session.revokedAt !== null) return undefined;
     const hash = hashSecret(presented.secret);
-    const known = sameHash(hash, session.refreshHash) || sameHash(hash, session.prevRefreshHash);
+    const inGrace = session.rotatedAt !== null && this.deps.clock.now() - session.rotatedAt <= this.deps.limits.refreshGraceMs;
+    const known = sameHash(hash, session.refreshHash) || (inGrace && sameHash(hash, session.prevRefreshHash));
     return known ? { sessionId: session.id, userId: session.userId } : undefined;
   }
 

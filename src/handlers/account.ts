@@ -1,13 +1,11 @@
 /** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
 import { emailProblem } from '../auth/accounts.js';
 import { clearedCookie, sessionCookie } from '../auth/cookies.js';
-import { badRequest, conflict, notFound, unauthorized } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { accountPage } from '../pages.js';
 import { renderForm, type Scope } from '../scope.js';
-import type { Services } from '../services.js';
-import type { User } from '../store/types.js';
-import { loginUrl, requireUser } from './common.js';
+import { loginUrl, reauthenticate, requireUser } from './common.js';
 import { sendVerification } from './mail-links.js';
 
 /** GET /_auth/account: the page; strangers go to the login page first. */
@@ -19,18 +17,12 @@ export async function showAccountPage(scope: Scope): Promise<void> {
   renderForm(scope, 200, (nonce, csrf) => accountPage({ nonce, csrf, user: signedIn.user, passkeys, sessions, currentSession: signedIn.sessionId }));
 }
 
-async function reauthenticate(services: Services, user: User, password: string | undefined): Promise<void> {
-  if (!password || !(await services.passwords.verify(user.passwordHash, password))) {
-    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
-  }
-}
-
 /** POST /_auth/account/password: the current password is required; other sessions end, this one goes on. */
 export async function changeOwnPassword(scope: Scope): Promise<void> {
   const { services } = scope;
   const { user } = await requireUser(scope);
   const { fields } = await parseBody(scope.req);
-  await reauthenticate(services, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
+  await reauthenticate(scope, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
   await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }));
   const tokens = await services.sessions.start(user);
   sendJson(scope.res, 200, { status: 'password_changed' }, [sessionCookie(tokens, services.config)]);
@@ -63,7 +55,7 @@ export async function deleteAccount(scope: Scope): Promise<void> {
   const { services } = scope;
   const { user } = await requireUser(scope);
   const { fields } = await parseBody(scope.req);
-  await reauthenticate(services, user, stringField(fields, 'password', { required: true, max: 8192 }));
+  await reauthenticate(scope, user, stringField(fields, 'password', { required: true, max: 8192 }));
   await services.sessions.endAllOfUser(user.id, 'account_deleted');
   await services.store.deleteUser(user.id);
   services.log.info('account_deleted', { user_id: user.id, audit: true });

@@ -1,6 +1,7 @@
 /** Pieces several handlers share. */
 import { authenticate } from '../auth/authenticate.js';
-import { unauthorized } from '../errors.js';
+import { clientAddress } from '../auth/forwarded.js';
+import { forbidden, unauthorized } from '../errors.js';
 import type { User } from '../store/types.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { safeRedirect } from '../auth/redirects.js';
@@ -26,6 +27,22 @@ export const loginUrl = (rd: string) => `/_auth/login?rd=${encodeURIComponent(rd
 /** A form field that may be shown again in the page after an error. */
 export const echo = (value: unknown) => (typeof value === 'string' ? value.slice(0, 320) : '');
 
+/** How recent a sign-in must be to add a second factor. */
+const RECENT_SIGN_IN_MS = 10 * 60_000;
+
+/**
+ * A caller who signed in within the last ten minutes: adding a passkey or an
+ * authenticator app would otherwise let a stolen session outlast a password reset.
+ */
+export async function requireRecentSignIn(scope: Scope): Promise<{ user: User; sessionId: string }> {
+  const signedIn = await requireUser(scope);
+  const session = await scope.services.store.findSession(signedIn.sessionId);
+  if (!session || scope.services.clock.now() - session.createdAt > RECENT_SIGN_IN_MS) {
+    throw forbidden('reauthentication_required', 'Please sign in again before adding a second factor.');
+  }
+  return signedIn;
+}
+
 /** The signed-in caller, fresh from the store (a renewed cookie is sent along); 401 otherwise. */
 export async function requireUser(scope: Scope): Promise<{ user: User; sessionId: string }> {
   const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
@@ -33,4 +50,16 @@ export async function requireUser(scope: Scope): Promise<{ user: User; sessionId
   if (!claims || !user || user.disabled) throw unauthorized('unauthenticated', 'Sign in first.');
   if (setCookie) scope.res.appendHeader('set-cookie', setCookie);
   return { user, sessionId: claims.sid };
+}
+
+/** The current password again; wrong guesses count towards bans like failed sign-ins. */
+export async function reauthenticate(scope: Scope, user: User, password: string | undefined): Promise<void> {
+  const { services } = scope;
+  const address = clientAddress(scope.req, services.trusted);
+  const banned = await services.throttle.isBanned(user.id, address);
+  const matches = await services.passwords.verify(user.passwordHash, password ?? '');
+  if (banned || !password || !matches) {
+    if (!banned) await services.throttle.failed(user.id, address);
+    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
+  }
 }

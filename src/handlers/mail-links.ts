@@ -6,7 +6,8 @@
 import { sessionCookie } from '../auth/cookies.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { badRequest, HttpError } from '../errors.js';
+import { badRequest, conflict, HttpError } from '../errors.js';
+import { StoreConflict } from '../store/types.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
 import { emailRequestPage, messagePage, resetPage } from '../pages.js';
@@ -134,7 +135,13 @@ export async function verifyEmail(scope: Scope): Promise<void> {
   const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'email_verify');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
   if (!user || !token?.data) throw invalidLink();
-  await services.store.setEmail(user.id, token.data, true);
+  try {
+    await services.store.setEmail(user.id, token.data, true);
+  } catch (error) {
+    // Another account took the address after this link was sent.
+    if (error instanceof StoreConflict) throw conflict('email_taken', 'That email is already taken by another account.');
+    throw error;
+  }
   if (user.email !== token.data) services.log.info('email_changed', { user_id: user.id, audit: true });
   services.log.info('email_verified', { user_id: user.id, audit: true });
   if ((scope.req.headers.accept ?? '').includes('application/json')) return sendJson(scope.res, 200, { status: 'verified', email: token.data });

@@ -9,7 +9,7 @@ import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { mfaPage } from '../pages.js';
 import { renderForm, type Scope } from '../scope.js';
 import type { User } from '../store/types.js';
-import { requireUser, returnUrl, tokenBody } from './common.js';
+import { reauthenticate, requireRecentSignIn, requireUser, returnUrl, tokenBody } from './common.js';
 
 /** Carries a pending sign-in between gatehouse's own pages; read by nothing but this file. */
 const MFA_COOKIE = 'gatehouse_mfa';
@@ -96,7 +96,7 @@ export const pendingToken = (scope: Scope, fields: Record<string, unknown>) => f
 
 /** POST /_auth/totp/enroll: a new secret, its otpauth:// URL and a QR code (as a data: URL). */
 export async function enrollTotp(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
+  const { user } = await requireRecentSignIn(scope);
   const { secret, otpauthUrl } = await scope.services.secondFactors.enrollTotp(user);
   const { toDataURL } = await import('qrcode');
   sendJson(scope.res, 200, { secret, otpauth_url: otpauthUrl, qr_code: await toDataURL(otpauthUrl) });
@@ -104,7 +104,7 @@ export async function enrollTotp(scope: Scope): Promise<void> {
 
 /** POST /_auth/totp/confirm: `{"code"}` → TOTP on, ten recovery codes shown once. */
 export async function confirmTotp(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
+  const { user } = await requireRecentSignIn(scope);
   const { fields } = await parseBody(scope.req);
   const codes = await scope.services.secondFactors.confirmTotp(user, fields['code']);
   sendJson(scope.res, 200, { recovery_codes: codes });
@@ -115,12 +115,11 @@ export async function disableTotp(scope: Scope): Promise<void> {
   const { services } = scope;
   const { user } = await requireUser(scope);
   const { fields } = await parseBody(scope.req);
-  const address = clientAddress(scope.req, services.trusted);
   const password = stringField(fields, 'password', { max: 8192 });
-  const proven = password
-    ? await services.passwords.verify(user.passwordHash, password)
-    : await services.secondFactors.checkTotp(user, fields['code'], address);
-  if (!proven) throw unauthorized('reauthentication_failed', 'Confirm with your password or a current code.');
+  if (password) await reauthenticate(scope, user, password);
+  else if (!(await services.secondFactors.checkTotp(user, fields['code'], clientAddress(scope.req, services.trusted)))) {
+    throw unauthorized('reauthentication_failed', 'Confirm with your password or a current code.');
+  }
   await services.secondFactors.disableTotp(user);
   sendJson(scope.res, 200, { status: 'totp_disabled' });
 }

@@ -2,16 +2,16 @@
 import { badRequest, notFound } from '../errors.js';
 import { parseBody, sendJson, stringField } from '../http.js';
 import type { Scope } from '../scope.js';
-import { requireUser, returnUrl } from './common.js';
+import { requireRecentSignIn, requireUser, returnUrl } from './common.js';
 import { finishSignIn, pendingToken } from './mfa.js';
 
 export async function passkeyRegistrationOptions(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
+  const { user } = await requireRecentSignIn(scope);
   sendJson(scope.res, 200, await scope.services.passkeys.registrationOptions(user));
 }
 
 export async function registerPasskey(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
+  const { user } = await requireRecentSignIn(scope);
   const { fields } = await parseBody(scope.req);
   const name = stringField(fields, 'name', { max: 64 }) ?? 'Passkey';
   await scope.services.passkeys.register(user, fields['response'], name);

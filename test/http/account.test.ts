@@ -115,3 +115,50 @@ describe('deleting the account', () => {
     expect(await gate.services.store.findUserByLogin(mine.username)).toBeUndefined();
   });
 });
+
+describe('guards found in review', () => {
+  it('adds a second factor only within ten minutes of signing in, so a stolen session cannot outlast a reset', async () => {
+    const mine = await registerUser(gate);
+    gate.clock.advance(11 * 60_000);
+    const renewed = (await (await postJson(`${gate.url}/_auth/refresh`, { refresh_token: mine.refresh_token })).json()) as TokenBody;
+    for (const path of ['/_auth/totp/enroll', '/_auth/webauthn/register/options']) {
+      const res = await call('POST', path, renewed.access_token, {});
+      expect(res.status, path).toBe(403);
+      expect(await res.json()).toMatchObject({ error: 'reauthentication_required' });
+    }
+    const fresh = (await (await login(mine.username)).json()) as TokenBody;
+    expect((await call('POST', '/_auth/totp/enroll', fresh.access_token, {})).status).toBe(200);
+  });
+
+  it('counts wrong current passwords towards a ban, like failed sign-ins', async () => {
+    const mine = await registerUser(gate);
+    const address = { 'x-forwarded-for': '203.0.113.77' };
+    const attempt = (current_password: string) =>
+      fetch(`${gate.url}/_auth/account/password`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${mine.access_token}`, 'content-type': 'application/json', ...address },
+        body: JSON.stringify({ current_password, new_password: 'another new password' }),
+      });
+    for (let i = 0; i < 5; i++) expect((await attempt(`wrong guess ${i}`)).status).toBe(401);
+    expect((await attempt(PASSWORD)).status).toBe(401);
+  });
+
+  it('answers 409, not 500, when a confirmed address was taken meanwhile by another account', async () => {
+    const mine = await registerUser(gate);
+    const address = `${uniqueName()}@example.com`;
+    const user = (await gate.services.store.findUserByLogin(mine.username))!;
+    const token = await gate.services.oneTimeTokens.issue('email_verify', user.id, address, 60_000);
+    await registerUser(gate, uniqueName(), { email: address });
+    const res = await fetch(`${gate.url}/_auth/email/verify?token=${token}`, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(409);
+  });
+
+  it('does not let a refresh token from before the last rotation end sessions after the grace', async () => {
+    const mine = await registerUser(gate);
+    await postJson(`${gate.url}/_auth/refresh`, { refresh_token: mine.refresh_token });
+    gate.clock.advance(11_000);
+    const other = (await (await login(mine.username)).json()) as TokenBody;
+    await postJson(`${gate.url}/_auth/logout`, { refresh_token: mine.refresh_token, all: true });
+    expect(await userinfoStatus(other.access_token)).toBe(200);
+  });
+});
