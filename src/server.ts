@@ -1,7 +1,8 @@
 /** Starts gatehouse: store, keys, both listeners; and stops it, draining in-flight requests. */
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
 import { KEY_RELOAD_MS } from './auth/tokens.js';
 import { systemClock, type Clock } from './clock.js';
@@ -15,6 +16,7 @@ import { openSqlStore } from './store/sql-store.js';
 /** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
 const REVOCATION_SYNC_MS = 5_000;
 const PRUNE_MS = 10 * 60_000;
+const DRAIN_DEADLINE_MS = 20_000;
 const DAY_MS = 24 * 60 * 60_000;
 
 export interface RunningGatehouse {
@@ -46,9 +48,19 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
   const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
   const server = createServer(createApp(services, upstream));
-  // Node forgets a TCP peer's address once it disconnects; reading it now caches it, so a client
-  // that hangs up mid-request can never pass for a unix-socket (trusted) peer.
-  server.on('connection', (socket) => void socket.remoteAddress);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket) => {
+    // Node forgets a TCP peer's address once it disconnects; reading it now caches it, so a client
+    // that hangs up mid-request can never pass for a unix-socket (trusted) peer.
+    void socket.remoteAddress;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (_req, socket: Duplex) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+  });
   if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
@@ -61,10 +73,15 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     managementAddress,
     async close() {
       timers.forEach(clearInterval);
+      // Websockets are not requests in flight: they would hold shutdown open for ever. Clients reconnect.
+      upgraded.forEach((socket) => socket.destroy());
       // A keep-alive connection goes idle once its request is answered: close it then, not after keepAliveTimeout.
       const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
+      // Requests still running after the deadline are cut off rather than keeping the process alive.
+      const deadline = setTimeout(() => sockets.forEach((socket) => socket.destroy()), DRAIN_DEADLINE_MS);
       await Promise.all([server, management].map(stopAccepting));
       clearInterval(closeIdle);
+      clearTimeout(deadline);
       await services.mail.stop();
       await upstream?.close();
       await store.close();

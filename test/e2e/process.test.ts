@@ -3,6 +3,8 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, postJson, tempDir, type TokenBody } from '../helpers/gatehouse.js';
 import { eventually, gatehouseEnv, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { startEchoUpstream } from '../helpers/upstream.js';
+import WebSocket from 'ws';
 
 const dirs: string[] = [];
 const newDir = () => {
@@ -55,6 +57,23 @@ describe('SIGTERM', () => {
     expect(await answered).toBe(201);
     expect(await server.exited).toBe(0);
     expect(server.lines.some((line) => line.includes('"event":"stopped"'))).toBe(true);
+  });
+});
+
+describe('SIGTERM with a websocket open', () => {
+  it('closes the websocket and exits 0 instead of waiting for it', async () => {
+    const upstream = await startEchoUpstream();
+    const server = await spawnServer(gatehouseEnv(newDir(), { GATEHOUSE_UPSTREAM: upstream.url, GATEHOUSE_PUBLIC_PATHS: '/socket' }));
+    try {
+      const socket = new WebSocket(`${server.url.replace('http', 'ws')}/socket`);
+      await new Promise((resolve, reject) => socket.once('message', resolve).once('error', reject));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+      await closed;
+    } finally {
+      await upstream.close();
+    }
   });
 });
 
