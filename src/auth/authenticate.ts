@@ -32,6 +32,9 @@ export interface AuthenticateDeps {
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
+/** The token of an `Authorization: Bearer …` header, if it is one. */
+export const bearerToken = (authorization: string | undefined) => (authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]);
+
 export async function authenticate(headers: IncomingHttpHeaders, deps: AuthenticateDeps): Promise<Authentication> {
   try {
     const authorization = headers.authorization;
@@ -52,7 +55,7 @@ export async function authenticate(headers: IncomingHttpHeaders, deps: Authentic
 }
 
 async function fromBearer(authorization: string, deps: AuthenticateDeps): Promise<Authentication> {
-  const token = BEARER.exec(authorization)?.[1];
+  const token = bearerToken(authorization);
   if (!token) return { failure: 'authorization_malformed' };
   const result = await verified(token, deps);
   if (result.claims && deps.revocations.has(result.claims.sid)) return { failure: 'session_revoked' };

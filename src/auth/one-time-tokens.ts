@@ -3,14 +3,14 @@
  * factors: random, stored only as SHA-256, bound to their purpose, short-lived,
  * and consumed atomically so that two clicks cannot both win.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { OneTimeToken, Store } from '../store/types.js';
+import { sha256 as hash } from './digest.js';
 
 type Purpose = OneTimeToken['purpose'];
 const FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
-const hash = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 export class OneTimeTokens {
   constructor(

@@ -3,19 +3,18 @@
  * relying party is public_url: its host is the rpID, its origin the expected origin.
  * Challenges are one-time tokens (single use, five minutes); sign counters must grow.
  */
-import { createHash } from 'node:crypto';
 import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
 import { badRequest, unauthorized } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, User } from '../store/types.js';
+import { sha256 } from './digest.js';
 
 const CHALLENGE_TTL = 5 * 60_000;
 
 /** Loaded on first use: the library and its ASN.1/CBOR stack cost ~18 MiB of memory that most deployments never need. */
 const webauthn = () => import('@simplewebauthn/server');
 
-const challengeHash = (challenge: string) => createHash('sha256').update(challenge).digest('base64url');
 const refused = () => unauthorized('passkey_refused', 'The passkey could not be verified.');
 
 export class Passkeys {
@@ -116,7 +115,7 @@ export class Passkeys {
 
   async #remember(challenge: string, userId: string | null, kind: string): Promise<void> {
     await this.deps.store.createOneTimeToken({
-      hash: challengeHash(challenge),
+      hash: sha256(challenge),
       purpose: 'webauthn',
       userId,
       data: kind,
@@ -126,7 +125,7 @@ export class Passkeys {
 
   /** Single use: the challenge is consumed by the first verification that presents it. */
   async #consume(challenge: string, userId: string | null, kind: string): Promise<boolean> {
-    const token = await this.deps.store.consumeOneTimeToken(challengeHash(challenge), 'webauthn', this.deps.clock.now());
+    const token = await this.deps.store.consumeOneTimeToken(sha256(challenge), 'webauthn', this.deps.clock.now());
     return token !== undefined && token.data === kind && token.userId === userId;
   }
 }

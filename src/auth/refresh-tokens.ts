@@ -7,7 +7,8 @@
  * holds a working token whichever response it stores last. Only a holder of the
  * previous token can open it; the database alone reveals no usable token.
  */
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256 } from './digest.js';
 
 const FORMAT = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 
@@ -31,9 +32,7 @@ export function parseRefreshToken(value: string): RefreshToken | undefined {
   return match ? { sessionId: match[1]!, secret: match[2]!, value } : undefined;
 }
 
-export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('base64url');
-}
+export const hashSecret = sha256;
 
 export function sameHash(a: string, b: string | null): boolean {
   return b !== null && a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));

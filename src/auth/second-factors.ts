@@ -3,12 +3,13 @@
  * between a password and its second step. The pending state is a one-time token
  * and nothing else: no session, no cookie that authenticate() reads.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, User } from '../store/types.js';
+import { sha256 } from './digest.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
 import type { Throttle } from './throttle.js';
 import { newTotpSecret, otpauthUrl, totpStep } from './totp.js';
@@ -17,7 +18,8 @@ export type Method = 'totp' | 'recovery' | 'webauthn';
 const PENDING_TTL = 5 * 60_000;
 const RECOVERY_CODES = 10;
 
-const hashCode = (code: string) => createHash('sha256').update(code.replace(/[\s-]/g, '').toUpperCase()).digest('base64url');
+/** Recovery codes are compared without their dashes and spaces, in any letter case. */
+const hashCode = (code: string) => sha256(code.replace(/[\s-]/g, '').toUpperCase());
 
 function recoveryCode(): string {
   const raw = randomBytes(8).toString('hex').toUpperCase();

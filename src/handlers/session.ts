@@ -1,5 +1,5 @@
 /** Refresh, logout, userinfo and the JWKS: the endpoints around an existing session. */
-import { authenticate } from '../auth/authenticate.js';
+import { authenticate, bearerToken } from '../auth/authenticate.js';
 import { clearedCookie, readSessionCookie, sessionCookie } from '../auth/cookies.js';
 import { TokenInvalid } from '../auth/tokens.js';
 import { unauthorized } from '../errors.js';
@@ -45,7 +45,7 @@ async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
   const refreshToken = bodyToken ?? cookies.refresh;
   const found = refreshToken && (await sessions.sessionOf(refreshToken));
   if (found) return found;
-  const bearer = /^Bearer +(\S+)$/i.exec(scope.req.headers.authorization ?? '')?.[1];
+  const bearer = bearerToken(scope.req.headers.authorization);
   const accessToken = bearer ?? cookies.access;
   if (!accessToken) return undefined;
   try {
