@@ -82,6 +82,23 @@ async function stopByPid(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 }
 
 /** Waits for the proxy to listen; if it never does, stops it, removes its folder and says why. */
+/** Waits until the proxy listens; stopping it (by PID, with its graceful signal) also removes its folder. */
+async function running(name: string, child: ChildProcess, port: number, dir: string, log: () => string, signal: NodeJS.Signals): Promise<RunningProxy> {
+  await started(child, port, dir, log, signal);
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    dir,
+    log,
+    async stop() {
+      await stopByPid(child, signal);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function started(child: ChildProcess, port: number, dir: string, log: () => string, signal: NodeJS.Signals): Promise<void> {
   try {
     await waitForPort(port, child, log);
@@ -130,19 +147,7 @@ http {
   });
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const log = () => stderr + readQuietly(join(dir, 'error.log'));
-  await started(child, port, dir, log, 'SIGQUIT');
-  return {
-    name: 'nginx',
-    url: `http://127.0.0.1:${port}`,
-    port,
-    pid: child.pid!,
-    dir,
-    log,
-    async stop() {
-      await stopByPid(child, 'SIGQUIT');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return running('nginx', child, port, dir, log, 'SIGQUIT');
 }
 
 /** Caddy with the admin API and automatic HTTPS off, its config and data folders in a temp folder. */
@@ -158,19 +163,7 @@ export async function startCaddy(site: string, port: number): Promise<RunningPro
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const log = () => output;
-  await started(child, port, dir, log, 'SIGTERM');
-  return {
-    name: 'caddy',
-    url: `http://127.0.0.1:${port}`,
-    port,
-    pid: child.pid!,
-    dir,
-    log,
-    async stop() {
-      await stopByPid(child, 'SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return running('caddy', child, port, dir, log, 'SIGTERM');
 }
 
 function readQuietly(path: string): string {
