@@ -18,8 +18,8 @@ export interface OriginalRequest {
   uri: string;
 }
 
-const FORWARD_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'];
-const NGINX_HEADERS = ['x-original-url', 'x-original-method'];
+const FORWARD_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'] as const;
+const NGINX_HEADERS = ['x-original-url', 'x-original-method'] as const;
 const METHOD = /^[A-Z]{1,16}$/;
 
 export function trustedProxies(cidrs: readonly string[]): BlockList {
@@ -49,11 +49,26 @@ export function isTrusted(address: string | undefined, trusted: BlockList): bool
 }
 
 /** One value of a header; 400 when a client or proxy sent it twice. */
-function single(req: IncomingMessage, name: string): string | undefined {
-  const values = req.headersDistinct[name];
-  if (!values) return undefined;
-  if (values.length > 1) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
-  return values[0];
+function single(req: IncomingMessage, name: 'host' | (typeof FORWARD_HEADERS)[number] | (typeof NGINX_HEADERS)[number]): string | undefined {
+  const value = headerText(req, name);
+  if (value === undefined) return undefined;
+  if (sentTwice(req.rawHeaders, name)) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
+  return value;
+}
+
+/** node:http joins repeats of every request header but Set-Cookie into one string. */
+const headerText = (req: IncomingMessage, name: string) => req.headers[name] as string | undefined;
+
+/** Counted in rawHeaders: building req.headersDistinct costs more than the rest of a verify call. */
+function sentTwice(rawHeaders: string[], name: string): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const candidate = rawHeaders[i]!;
+    if (candidate.length !== name.length || candidate.toLowerCase() !== name) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 export function originalRequest(req: IncomingMessage, trusted: BlockList): OriginalRequest {
@@ -100,7 +115,9 @@ function checkedRequest(o: { style: ProxyStyle; method: string; proto: string; h
 export function clientAddress(req: IncomingMessage, trusted: BlockList): string {
   const peer = req.socket.remoteAddress ?? 'unix';
   if (!isTrusted(req.socket.remoteAddress, trusted)) return peer;
-  const chain = (req.headersDistinct['x-forwarded-for'] ?? []).flatMap((value) => value.split(',')).map((entry) => entry.trim());
+  // node:http joins repeated X-Forwarded-For headers with ', ', which is what a proxy chain means anyway.
+  const forwardedFor = headerText(req, 'x-forwarded-for');
+  const chain = forwardedFor === undefined ? [] : forwardedFor.split(',').map((entry) => entry.trim());
   for (let i = chain.length - 1; i >= 0; i--) {
     if (!isIP(chain[i]!)) return peer;
     if (!isTrusted(chain[i], trusted)) return chain[i]!;
