@@ -8,7 +8,7 @@ import { proxyHandler } from './handlers/proxy.js';
 import { sendError, sendHtml, sendJson } from './http.js';
 import { messagePage } from './pages.js';
 import { createRouter } from './routes.js';
-import type { Scope } from './scope.js';
+import type { Handler, Scope } from './scope.js';
 import type { Services } from './services.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
@@ -19,35 +19,45 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
   const proxy = upstream && proxyHandler(upstream);
   const router = createRouter();
   const publicOrigin = new URL(services.config.public_url).origin;
+
+  /** The handler for a request, and the route name its metrics are counted under. */
+  function route(req: IncomingMessage, res: ServerResponse, path: string): [string, Handler] {
+    if (proxy && !path.startsWith('/_auth/')) return ['proxy', proxy];
+    // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
+    if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw badRequest('ambiguous_path', 'The path is not in canonical form.');
+    const found = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
+    if (!found) {
+      const methods = router.allowedMethods(path);
+      if (!methods) throw notFound();
+      res.setHeader('allow', methods);
+      throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
+    }
+    if (UNSAFE_METHODS.has(found.method) && !sameOrigin(req, publicOrigin)) {
+      throw forbidden('origin_forbidden', 'This request came from another site.');
+    }
+    return [found.path, found.handler];
+  }
+
   return (req, res) => {
     const started = performance.now();
     let routeName = 'unmatched';
-    res.once('finish', () => services.metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000));
-    const run = async () => {
-      const scope = scopeOf(req, res, services);
-      const { path } = scope;
-      if (proxy && !path.startsWith('/_auth/')) {
-        routeName = 'proxy';
-        return await proxy(scope);
-      }
-      // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
-      if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw badRequest('ambiguous_path', 'The path is not in canonical form.');
-      const route = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
-      if (!route) {
-        const methods = router.allowedMethods(path);
-        if (methods) {
-          res.setHeader('allow', methods);
-          throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
-        }
-        throw notFound();
-      }
-      routeName = route.path;
-      if (UNSAFE_METHODS.has(route.method) && !sameOrigin(req, publicOrigin)) {
-        throw forbidden('origin_forbidden', 'This request came from another site.');
-      }
-      await route.handler(scope);
+    // Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count.
+    const finished = () => services.metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000);
+    const failed = (error: unknown) => {
+      answerError(res, error, services);
+      finished();
     };
-    run().catch((error: unknown) => answerError(res, error, services));
+    try {
+      const scope = scopeOf(req, res, services);
+      const [name, handler] = route(req, res, scope.path);
+      routeName = name;
+      // Handlers answer synchronously when they can (a verified token needs no I/O): no promise on that path.
+      const pending = handler(scope);
+      if (pending) pending.then(finished, failed);
+      else finished();
+    } catch (error) {
+      failed(error);
+    }
   };
 }
 

@@ -16,7 +16,8 @@ export interface Scope {
   services: Services;
 }
 
-export type Handler = (scope: Scope) => Promise<void>;
+/** Synchronous when it can answer without I/O; a promise otherwise. */
+export type Handler = (scope: Scope) => void | Promise<void>;
 
 /** Renders a page with a fresh CSP nonce for its inline style. */
 export function renderPage(scope: Scope, status: number, page: (nonce: string) => string, cookies: string[] = []): void {

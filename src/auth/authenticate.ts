@@ -35,7 +35,26 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 /** The token of an `Authorization: Bearer …` header, if it is one. */
 export const bearerToken = (authorization: string | undefined) => (authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]);
 
-export async function authenticate(headers: IncomingHttpHeaders, deps: AuthenticateDeps): Promise<Authentication> {
+/**
+ * Synchronous when the caller's access token was verified before (the hot path:
+ * no promise, no I/O); otherwise a promise.
+ */
+export function authenticate(headers: IncomingHttpHeaders, deps: AuthenticateDeps): Authentication | Promise<Authentication> {
+  return alreadyVerified(headers, deps) ?? authenticateFully(headers, deps);
+}
+
+/** An answer from the verified-token cache alone, or undefined when it takes more. */
+function alreadyVerified(headers: IncomingHttpHeaders, deps: AuthenticateDeps): Authentication | undefined {
+  const authorization = headers.authorization;
+  const token = authorization !== undefined ? bearerToken(authorization) : readSessionCookie(headers.cookie).access;
+  const claims = token === undefined ? undefined : deps.verifiedTokens.cached(token);
+  if (!claims) return undefined;
+  // A revoked bearer token is refused; a revoked cookie session may still hold a refresh token to judge.
+  if (deps.revocations.has(claims.sid)) return authorization !== undefined ? { failure: 'session_revoked' } : undefined;
+  return { claims };
+}
+
+async function authenticateFully(headers: IncomingHttpHeaders, deps: AuthenticateDeps): Promise<Authentication> {
   try {
     const authorization = headers.authorization;
     if (authorization !== undefined) return await fromBearer(authorization, deps);

@@ -4,20 +4,24 @@
  * is a full bypass.
  */
 import { originalRequest, type OriginalRequest } from '../auth/forwarded.js';
-import { decideGate, isNavigation } from '../auth/gate.js';
+import { decideGate, isNavigation, type GateDecision } from '../auth/gate.js';
 import { identityHeaders } from '../auth/identity-headers.js';
 import { judgedPath } from '../auth/paths.js';
 import { sendRedirect } from '../http.js';
 import type { Scope } from '../scope.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
-export async function verify(scope: Scope): Promise<void> {
-  const { req, res, services } = scope;
-  const original = originalRequest(req, services.trusted);
+export function verify(scope: Scope): void | Promise<void> {
+  const original = originalRequest(scope.req, scope.services.trusted);
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
-  const decision = await decideGate({ host: original.host, path, method: original.method }, req.headers, services);
+  const decision = decideGate({ host: original.host, path, method: original.method }, scope.req.headers, scope.services);
+  const reply = (settled: GateDecision) => answer(scope, original, path + query, settled);
+  return decision instanceof Promise ? decision.then(reply) : reply(decision);
+}
 
+function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, decision: GateDecision): void {
+  const { req, res, services } = scope;
   if (decision.outcome === 'allow') {
     if (decision.setCookie && original.style === 'forward') {
       // Caddy and Traefik drop Set-Cookie from a 2xx auth answer but pass a redirect on as is:
@@ -35,7 +39,7 @@ export async function verify(scope: Scope): Promise<void> {
   res.setHeader('cache-control', 'no-store');
   const navigation = isNavigation(req.headers);
   if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
-  const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, path, query))}`;
+  const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, pathAndQuery))}`;
   if (original.style === 'nginx' && navigation) {
     // nginx auth_request understands only 2xx/401/403, and cannot URL-encode rd itself:
     // its error_page redirects to this Location (auth_request_set $auth_login $upstream_http_location).
@@ -49,6 +53,7 @@ function splitUri(uri: string): [string, string | undefined] {
   return at === -1 ? [uri, undefined] : [uri.slice(0, at), uri.slice(at)];
 }
 
-function originalUrl(original: OriginalRequest, path?: string, query = ''): string {
-  return `${original.proto}://${original.host}${path === undefined ? original.uri : path + query}`;
+/** The original URL, with the judged path and query when given, else exactly as sent. */
+function originalUrl(original: OriginalRequest, pathAndQuery = original.uri): string {
+  return `${original.proto}://${original.host}${pathAndQuery}`;
 }
