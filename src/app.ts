@@ -66,32 +66,40 @@ const malformed = () => badRequest('invalid_target', 'The request URL is malform
 /** Only origin-form targets with well-formed percent-encoding (UTF-8 included); everything else is 400, not a guess. */
 function scopeOf(req: IncomingMessage, res: ServerResponse, services: Services): Scope {
   const target = req.url ?? '';
-  if (!target.startsWith('/') || /%(?![0-9A-Fa-f]{2})/.test(target)) throw malformed();
+  if (!target.startsWith('/')) throw malformed();
   const at = target.indexOf('?');
   const path = at === -1 ? target : target.slice(0, at);
-  if (path.includes('%')) {
+  if (target.includes('%')) {
+    if (/%(?![0-9A-Fa-f]{2})/.test(target)) throw malformed();
     try {
       decodeURIComponent(path);
     } catch {
       throw malformed();
     }
   }
-  let url: URL | undefined;
-  return {
-    req,
-    res,
-    services,
-    path,
-    query: at === -1 ? '' : target.slice(at),
-    get url() {
-      try {
-        // Concatenated, not resolved: a target of //host/path is a path here, never another host.
-        return (url ??= new URL(`http://gatehouse.invalid${target}`));
-      } catch {
-        throw malformed();
-      }
-    },
-  };
+  return new RequestScope(req, res, services, path, at === -1 ? '' : target.slice(at), target);
+}
+
+class RequestScope implements Scope {
+  #url: URL | undefined;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly services: Services,
+    readonly path: string,
+    readonly query: string,
+    private readonly target: string,
+  ) {}
+
+  get url(): URL {
+    try {
+      // Concatenated, not resolved: a target of //host/path is a path here, never another host.
+      return (this.#url ??= new URL(`http://gatehouse.invalid${this.target}`));
+    } catch {
+      throw malformed();
+    }
+  }
 }
 
 /**

@@ -45,9 +45,20 @@ export function strippedHeaders(preset: IdentityPreset, extra: readonly string[]
   };
 }
 
+/** Per verified-token claims object: the token cache hands out the same object on every hit. */
+const computed = new WeakMap<AccessClaims, Map<IdentityPreset, readonly [string, string][]>>();
+const ANONYMOUS = new Map<IdentityPreset, readonly [string, string][]>();
+
 /** The identity headers of a caller; every one present, empty when unknown (Caddy 2.6 needs them all). */
-export function identityHeaders(preset: IdentityPreset, claims: AccessClaims | undefined): [string, string][] {
-  const names = IDENTITY_HEADERS[preset];
+export function identityHeaders(preset: IdentityPreset, claims: AccessClaims | undefined): readonly [string, string][] {
+  let byPreset = claims ? computed.get(claims) : ANONYMOUS;
+  if (!byPreset) computed.set(claims!, (byPreset = new Map()));
+  let headers = byPreset.get(preset);
+  if (!headers) byPreset.set(preset, (headers = headersOf(IDENTITY_HEADERS[preset], claims)));
+  return headers;
+}
+
+function headersOf(names: (typeof IDENTITY_HEADERS)[IdentityPreset], claims: AccessClaims | undefined): [string, string][] {
   const headers: [string, string][] = [
     [names.user, headerSafe(claims?.username)],
     [names.id, claims?.sub ?? ''],

@@ -116,6 +116,15 @@ describe('identityHeaders', () => {
     });
   });
 
+  it('answers each preset for the same claims object, which the token cache hands out again and again', () => {
+    const same = claims();
+    expect(identityHeaders('x-auth', same).map(([name]) => name)).toContain('x-auth-user');
+    expect(identityHeaders('remote', same).map(([name]) => name)).toContain('remote-user');
+    expect(Object.fromEntries(identityHeaders('x-auth', same))['x-auth-user']).toBe('alice');
+    const other = claims({ username: 'bob' });
+    expect(Object.fromEntries(identityHeaders('x-auth', other))['x-auth-user']).toBe('bob');
+  });
+
   it('sends an empty email and groups for a user without them', () => {
     const headers = Object.fromEntries(identityHeaders('x-auth', claims({ email: null, groups: [] })));
     expect(headers['x-auth-email']).toBe('');
