@@ -6,7 +6,8 @@
 //
 // Knobs (environment): GATE_ROUNDS (5), GATE_SECONDS (5), GATE_WARMUP (1 s before every run),
 // GATE_PRIME (2 s per target once, before round 1: a fresh process is far slower), GATE_CONNECTIONS (50),
-// GATE_LOADGEN (wrk | autocannon; default wrk when installed), GATE_CPU_PROF=<dir> (gatehouse
+// GATE_LOADGEN (wrk | autocannon; default wrk when installed), GATE_TARGETS (keys to run, comma-separated: bare,
+// undici, undiciRequest, verify, proxy, express, nginx, nginxGate; default all), GATE_CPU_PROF=<dir> (gatehouse
 // processes write a .cpuprofile there when they stop: for finding hot spots, not for the numbers).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -612,8 +613,9 @@ export async function benchGate({ readyMs } = {}) {
         },
       );
     }
+    const only = process.env.GATE_TARGETS?.split(',');
     const runnable = [];
-    for (const target of targets) {
+    for (const target of targets.filter((t) => !only || only.includes(t.key))) {
       const problem = await preflight(target);
       if (problem) notes.push(`${target.label}: SKIPPED, ${problem}`);
       else runnable.push(target);

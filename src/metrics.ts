@@ -46,29 +46,35 @@ class RequestHistogram {
   readonly help = 'Request latency by route and status class (verify and proxy among the routes).';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly #series = new Map<string, { route: string; status: string; buckets: number[]; sum: number; count: number }>();
+  readonly #series = new Map<string, Map<string, { route: string; status: string; buckets: number[]; sum: number; count: number }>>();
 
   constructor(readonly upperBounds: readonly number[]) {}
 
   observe(route: string, status: string, seconds: number): void {
-    const key = `${route} ${status}`;
-    let series = this.#series.get(key);
-    if (!series) this.#series.set(key, (series = { route, status, buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 }));
-    const bucket = this.upperBounds.findIndex((bound) => seconds <= bound);
-    if (bucket !== -1) series.buckets[bucket]!++;
+    let byStatus = this.#series.get(route);
+    if (!byStatus) this.#series.set(route, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (!series) byStatus.set(status, (series = { route, status, buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 }));
+    let bucket = 0;
+    while (bucket < this.upperBounds.length && seconds > this.upperBounds[bucket]!) bucket++;
+    if (bucket < this.upperBounds.length) series.buckets[bucket]!++;
     series.sum += seconds;
     series.count++;
   }
 
+  *#everySeries() {
+    for (const byStatus of this.#series.values()) yield* byStatus.values();
+  }
+
   /** Requests per route and status class, for the plain counter beside the histogram. */
   *counts(): Iterable<[{ route: string; status: string }, number]> {
-    for (const { route, status, count } of this.#series.values()) yield [{ route, status }, count];
+    for (const { route, status, count } of this.#everySeries()) yield [{ route, status }, count];
   }
 
   /** What prom-client's Registry reads from a metric. */
   get() {
     const values = [];
-    for (const { route, status, buckets, sum, count } of this.#series.values()) {
+    for (const { route, status, buckets, sum, count } of this.#everySeries()) {
       let cumulative = 0;
       for (const [i, bound] of this.upperBounds.entries()) {
         cumulative += buckets[i]!;

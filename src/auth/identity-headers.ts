@@ -5,6 +5,7 @@
  * normalised (lower case, `_` and `.` as `-`) because CGI, PHP and WSGI upstreams
  * fold those characters together.
  */
+import { HOP_BY_HOP } from '../upstream/headers.js';
 import type { AccessClaims } from './tokens.js';
 
 export type IdentityPreset = 'x-auth' | 'remote';
@@ -27,9 +28,14 @@ export const MIGRATION_HEADERS = [
 
 export const normalizeHeaderName = (name: string) => name.toLowerCase().replace(/[_.]/g, '-');
 
-/** A predicate over header names: true for every name that must not reach the upstream from a client. */
+/**
+ * A predicate over header names: true for every name that must not reach the upstream
+ * from a client. Besides identity headers, that is the hop-by-hop headers and the
+ * X-Forwarded-* headers, which gatehouse sets itself.
+ */
 export function strippedHeaders(preset: IdentityPreset, extra: readonly string[]): (name: string) => boolean {
-  const names = [...Object.values(IDENTITY_HEADERS['x-auth']), ...Object.values(IDENTITY_HEADERS[preset]), ...extra].map(normalizeHeaderName);
+  const ours = [...Object.values(IDENTITY_HEADERS['x-auth']), ...Object.values(IDENTITY_HEADERS[preset]), ...HOP_BY_HOP, 'x-forwarded-*'];
+  const names = [...ours, ...extra].map(normalizeHeaderName);
   const exact = new Set(names.filter((name) => !name.endsWith('*')));
   const prefixes = names.filter((name) => name.endsWith('*')).map((name) => name.slice(0, -1));
   const known = new Map<string, boolean>();

@@ -5,42 +5,48 @@
 import type { IncomingMessage } from 'node:http';
 import { withoutSessionCookie } from '../auth/cookies.js';
 import { clientAddress, isTrusted } from '../auth/forwarded.js';
-import { decideGate, isNavigation } from '../auth/gate.js';
+import { decideGate, isNavigation, type GateDecision } from '../auth/gate.js';
 import { identityHeaders } from '../auth/identity-headers.js';
 import { judgedPath } from '../auth/paths.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import type { Services } from '../services.js';
-import type { Scope } from '../scope.js';
+import type { Handler, Scope } from '../scope.js';
 import type { Upstream } from '../upstream/forward.js';
-import { connectionTokens, HOP_BY_HOP } from '../upstream/headers.js';
+import { connectionTokens } from '../upstream/headers.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
-export function proxyHandler(upstream: Upstream) {
-  return async function proxy(scope: Scope): Promise<void> {
-    const { req, query, services } = scope;
+export function proxyHandler(upstream: Upstream): Handler {
+  return function proxy(scope) {
+    const { req, services } = scope;
     const path = judgedPath(scope.path);
-    const host = req.headers.host ?? '';
-    const decision = await decideGate({ host, path, method: req.method ?? 'GET' }, req.headers, services);
-    if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));
-    if (decision.outcome === 'login') {
-      return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + query)}`, isNavigation(req.headers));
-    }
-    await upstream.forward({
-      req,
-      res: scope.res,
-      pathAndQuery: path + query,
-      headers: upstreamHeaders(req, services, decision.claims),
-      setCookie: decision.setCookie,
-    });
+    const decision = decideGate({ host: req.headers.host ?? '', path, method: req.method ?? 'GET' }, req.headers, services);
+    // Decided without a promise when the token was verified before: the common case costs no extra tick.
+    return decision instanceof Promise ? decision.then((settled) => pass(scope, upstream, path, settled)) : pass(scope, upstream, path, decision);
   };
+}
+
+function pass(scope: Scope, upstream: Upstream, path: string, decision: GateDecision): void | Promise<void> {
+  const { req, query, services } = scope;
+  if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));
+  if (decision.outcome === 'login') {
+    return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + query)}`, isNavigation(req.headers));
+  }
+  return upstream.forward({
+    req,
+    res: scope.res,
+    pathAndQuery: path + query,
+    headers: upstreamHeaders(req, services, decision.claims),
+    setCookie: decision.setCookie,
+  });
 }
 
 /** The client's headers minus hop-by-hop and anything identity-like, then ours. Strip, then set. */
 export function upstreamHeaders(req: IncomingMessage, services: Services, claims: AccessClaims | undefined): Record<string, string | string[]> {
   const named = connectionTokens(req.headers.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name.startsWith('x-forwarded-') || services.isStripped(name)) continue;
+  for (const name in req.headers) {
+    const value = req.headers[name];
+    if (value === undefined || services.isStripped(name) || named.has(name)) continue;
     out[name] = value;
   }
   const cookie = withoutSessionCookie(req.headers.cookie);

@@ -31,19 +31,20 @@ export function createUpstream(origin: string, timeoutMs: number): Upstream {
     connectTimeout: Math.min(timeoutMs, 10_000),
   });
   return {
-    async forward({ req, res, pathAndQuery, headers, setCookie }) {
+    forward({ req, res, pathAndQuery, headers, setCookie }) {
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-      try {
-        // stream(): the answer is written straight into res, the cheapest way through undici.
-        await pool.stream({ method: req.method as 'GET', path: pathAndQuery, headers, body: hasBody ? req : null }, ({ statusCode, headers: answer }) => {
+      // stream(): the answer is written straight into res, the cheapest way through undici.
+      const options = { method: req.method as 'GET', path: pathAndQuery, headers, body: hasBody ? req : null };
+      return pool
+        .stream(options, ({ statusCode, headers: answer }) => {
           res.writeHead(statusCode, responseHeaders(answer, setCookie));
           return res;
+        })
+        .then(undefined, (error: unknown) => {
+          // The client left, or the upstream broke off mid-answer: nothing more can be said to the client.
+          if (res.headersSent || req.destroyed || res.destroyed) return void res.destroy();
+          throw classify(error);
         });
-      } catch (error) {
-        // The client left, or the upstream broke off mid-answer: nothing more can be said to the client.
-        if (res.headersSent || req.destroyed || res.destroyed) return void res.destroy();
-        throw classify(error);
-      }
     },
     close: () => pool.close(),
   };
@@ -52,7 +53,8 @@ export function createUpstream(origin: string, timeoutMs: number): Upstream {
 function responseHeaders(headers: Record<string, string | string[] | undefined>, setCookie: string | undefined): OutgoingHttpHeaders {
   const named = connectionTokens(headers['connection']);
   const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
     out[name] = value;
   }

@@ -16,9 +16,20 @@ export const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-export function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (!value) return new Set();
-  return new Set((Array.isArray(value) ? value.join(',') : value).split(',').map((token) => token.trim().toLowerCase()));
+const NONE: ReadonlySet<string> = new Set();
+/** Connection header values repeat ("keep-alive", "close"): parsed once each, a bounded number of them. */
+const parsed = new Map<string, ReadonlySet<string>>();
+
+/** The header names a Connection header lists, lower-cased. */
+export function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (!value) return NONE;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  let tokens = parsed.get(text);
+  if (!tokens) {
+    tokens = new Set(text.split(',').map((token) => token.trim().toLowerCase()));
+    if (parsed.size < 256) parsed.set(text, tokens);
+  }
+  return tokens;
 }
 
 export class UpstreamError extends Error {
