@@ -71,10 +71,12 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: Config): Promise<number> {
   const log = createLogger(config.log_level);
-  const running = await startGatehouse(config, { log });
-  await new Promise<void>((resolve) => {
+  // Listened for before the ports open: a SIGTERM right after "listening" must drain, not kill.
+  const stopRequested = new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
+  const running = await startGatehouse(config, { log });
+  await stopRequested;
   log.info('draining');
   await running.close();
   return 0;

@@ -60,6 +60,16 @@ describe('SIGTERM', () => {
   });
 });
 
+describe('SIGTERM right after start', () => {
+  it('drains and exits 0 however soon after the listening line it comes', async () => {
+    for (let i = 0; i < 5; i++) {
+      const server = await spawnServer(gatehouseEnv(newDir()));
+      server.child.kill('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
+  });
+});
+
 describe('SIGTERM with a websocket open', () => {
   it('closes the websocket and exits 0 instead of waiting for it', async () => {
     const upstream = await startEchoUpstream();
@@ -188,3 +198,4 @@ describe('configuration errors', () => {
     expect(result.stdout).not.toContain('pepper-secret');
   });
 });
+
