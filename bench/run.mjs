@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import argon2 from 'argon2';
@@ -26,9 +26,11 @@ const tempDir = () => {
 /** Time from spawn until /readyz answers 200, read from the `listening` line. */
 async function readyTime(dir) {
   const started = performance.now();
-  const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
+  // bin/gatehouse, as npm start runs it; with this node first on PATH.
+  const child = spawn('bin/gatehouse', ['serve'], {
     env: {
       ...process.env,
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
       GATEHOUSE_DATABASE_URL: `file:${join(dir, 'g.db')}`,
       GATEHOUSE_LISTEN: '127.0.0.1:0',
       GATEHOUSE_MANAGEMENT_LISTEN: '127.0.0.1:0',

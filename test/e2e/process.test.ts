@@ -1,8 +1,8 @@
 import { request } from 'node:http';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, postJson, tempDir, type TokenBody } from '../helpers/gatehouse.js';
-import { eventually, gatehouseEnv, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
+import { eventually, gatehouseEnv, LAUNCHER, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
 import { startEchoUpstream } from '../helpers/upstream.js';
 import WebSocket from 'ws';
 
@@ -199,3 +199,34 @@ describe('configuration errors', () => {
   });
 });
 
+/** Resident memory of a process, in MiB (Linux). */
+const residentMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const onLinux = process.platform === 'linux';
+if (!onLinux) console.warn('SKIPPING the launcher memory test: it reads /proc, which only Linux has');
+
+describe.runIf(onLinux)('the bin/gatehouse launcher (npm start, the package bin)', () => {
+  it('runs node with its flags and glibc setting, and concurrent sign-ins leave no argon2 memory behind', async () => {
+    const { MALLOC_MMAP_THRESHOLD_: _threshold, GATEHOUSE_NODE_FLAGS: _flags, ...env } = gatehouseEnv(newDir()) as NodeJS.ProcessEnv;
+    const server = await spawnServer(env, [LAUNCHER, 'serve']);
+    try {
+      const pid = server.child.pid!;
+      // exec, not a child: the launcher's PID is gatehouse itself, so signals and probes reach it.
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=2', 'serve']));
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=131072');
+
+      expect((await postJson(`${server.url}/_auth/register`, { username: 'memory', password: PASSWORD })).status).toBe(201);
+      expect((await login(server, 'memory')).status).toBe(200);
+      const before = residentMiB(pid);
+      // Each argon2id hash takes 19 MiB. With glibc's default, every libuv thread that ran one keeps it.
+      for (let round = 0; round < 2; round++) {
+        const statuses = await Promise.all([1, 2, 3, 4].map(async () => (await login(server, 'memory')).status));
+        expect(statuses).toEqual([200, 200, 200, 200]);
+      }
+      const after = await eventually(async () => (residentMiB(pid) < before + 20 ? residentMiB(pid) : undefined), 5000);
+      expect(after).toBeLessThan(before + 20);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
+});

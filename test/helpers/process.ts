@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = 'dist/cli.js';
+/** The shipped command (package.json bin, npm start): dist/cli.js under the memory settings it is measured with. */
+export const LAUNCHER = `${ROOT}bin/gatehouse`;
 
 export const gatehouseEnv = (dir: string, extra: Record<string, string> = {}) => ({
   ...process.env,
