@@ -21,7 +21,8 @@ export function proxyHandler(upstream: Upstream): Handler {
     const path = judgedPath(scope.path);
     const decision = decideGate({ host: req.headers.host ?? '', path, method: req.method ?? 'GET' }, req.headers, services);
     // Decided without a promise when the token was verified before: the common case costs no extra tick.
-    return decision instanceof Promise ? decision.then((settled) => pass(scope, upstream, path, settled)) : pass(scope, upstream, path, decision);
+    const reply = (settled: GateDecision) => pass(scope, upstream, path, settled);
+    return decision instanceof Promise ? decision.then(reply) : reply(decision);
   };
 }
 
