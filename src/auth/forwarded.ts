@@ -48,32 +48,40 @@ export function isTrusted(address: string | undefined, trusted: BlockList): bool
   return answer;
 }
 
-/** One value of a header; 400 when a client or proxy sent it twice. */
-function single(req: IncomingMessage, name: 'host' | (typeof FORWARD_HEADERS)[number] | (typeof NGINX_HEADERS)[number]): string | undefined {
-  const value = headerText(req, name);
-  if (value === undefined) return undefined;
-  if (sentTwice(req.rawHeaders, name)) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
-  return value;
-}
-
 /** node:http joins repeats of every request header but Set-Cookie into one string. */
 const headerText = (req: IncomingMessage, name: string) => req.headers[name] as string | undefined;
 
-/** Counted in rawHeaders: building req.headersDistinct costs more than the rest of a verify call. */
-function sentTwice(rawHeaders: string[], name: string): boolean {
-  let seen = false;
+/** The headers that say which request is judged, by the proxy style that sends them. */
+const FORWARDING = new Map<string, ProxyStyle | 'both'>([
+  ...FORWARD_HEADERS.map((name) => [name, 'forward'] as const),
+  ...NGINX_HEADERS.map((name) => [name, 'nginx'] as const),
+  ['host', 'both'],
+]);
+const FORWARDING_LENGTHS = new Set([...FORWARDING.keys()].map((name) => name.length));
+
+/**
+ * Which styles of forwarding headers came, in one pass over rawHeaders; 400 when
+ * any of them came twice, since req.headers would join the two values (building
+ * req.headersDistinct instead costs more than the rest of a verify call).
+ */
+function stylesSent(rawHeaders: string[]): { forward: boolean; nginx: boolean } {
+  const sent = { forward: false, nginx: false };
+  let seen: string[] | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const candidate = rawHeaders[i]!;
-    if (candidate.length !== name.length || candidate.toLowerCase() !== name) continue;
-    if (seen) return true;
-    seen = true;
+    const raw = rawHeaders[i]!;
+    if (!FORWARDING_LENGTHS.has(raw.length)) continue;
+    const name = raw.toLowerCase();
+    const style = FORWARDING.get(name);
+    if (style === undefined) continue;
+    if (seen?.includes(name)) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
+    (seen ??= []).push(name);
+    if (style !== 'both') sent[style] = true;
   }
-  return false;
+  return sent;
 }
 
 export function originalRequest(req: IncomingMessage, trusted: BlockList): OriginalRequest {
-  const forward = FORWARD_HEADERS.some((name) => name in req.headers);
-  const nginx = NGINX_HEADERS.some((name) => name in req.headers);
+  const { forward, nginx } = stylesSent(req.rawHeaders);
   if (forward && nginx) throw badRequest('conflicting_forwarded_headers', 'Send X-Forwarded-* or X-Original-*, not both.');
   if (!forward && !nginx) throw badRequest('missing_forwarded_request', 'A verify call needs X-Forwarded-Uri or X-Original-URL.');
   if (!isTrusted(req.socket.remoteAddress, trusted)) {
@@ -84,18 +92,18 @@ export function originalRequest(req: IncomingMessage, trusted: BlockList): Origi
 }
 
 function fromForward(req: IncomingMessage): OriginalRequest {
-  const method = (single(req, 'x-forwarded-method') ?? 'GET').toUpperCase();
-  const proto = (single(req, 'x-forwarded-proto') ?? 'http').toLowerCase();
-  const host = single(req, 'x-forwarded-host') ?? single(req, 'host');
-  const uri = single(req, 'x-forwarded-uri') ?? '/';
+  const method = (headerText(req, 'x-forwarded-method') ?? 'GET').toUpperCase();
+  const proto = (headerText(req, 'x-forwarded-proto') ?? 'http').toLowerCase();
+  const host = headerText(req, 'x-forwarded-host') ?? headerText(req, 'host');
+  const uri = headerText(req, 'x-forwarded-uri') ?? '/';
   return checkedRequest({ style: 'forward', method, proto, host, uri });
 }
 
 function fromNginx(req: IncomingMessage): OriginalRequest {
   // No default: a config that forgets the method would let a POST pass a GET-only rule.
-  const method = single(req, 'x-original-method')?.toUpperCase();
+  const method = headerText(req, 'x-original-method')?.toUpperCase();
   if (!method) throw badRequest('missing_original_method', 'X-Original-URL needs X-Original-Method beside it.');
-  const raw = single(req, 'x-original-url');
+  const raw = headerText(req, 'x-original-url');
   const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
   if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');
   return checkedRequest({ style: 'nginx', method, proto: match[1]!.toLowerCase(), host: match[2]!, uri: match[3] ?? '/' });

@@ -138,6 +138,11 @@ describe('originalRequest refuses', () => {
     expectHttpError(() => originalRequest(fakeRequest([...pairs, [spelled, value]]), LOOPBACK), 400, 'duplicate_forwarded_header');
   });
 
+  it.each([['forward', traefik], ['nginx', nginx]] as const)('a second Host beside the %s headers with 400', (_style, style) => {
+    const req = fakeRequest([['host', 'app.example.com'], ...style(), ['Host', 'admin.example.com']]);
+    expectHttpError(() => originalRequest(req, LOOPBACK), 400, 'duplicate_forwarded_header');
+  });
+
   it('two different X-Forwarded-Uri values, one public and one not, with 400', () => {
     const req = fakeRequest([['x-forwarded-host', 'app.example.com'], ['x-forwarded-uri', '/public/x'], ['x-forwarded-uri', '/admin']]);
     expectHttpError(() => originalRequest(req, LOOPBACK), 400, 'duplicate_forwarded_header');
