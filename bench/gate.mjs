@@ -670,7 +670,7 @@ export async function benchGate({ readyMs } = {}) {
     if (noisy > 0) notes.push(`${noisy} run(s) had over 5 % of core 0 busy with other processes: the machine was not quiet, numbers are noisy`);
     console.log('Requests: every target gets the headers of the gatehouse target it is compared with (bearer token; verify: X-Original-URL/-Method too).');
     console.log('  One token per load: gatehouse verifies its signature once and then hits its verified-token cache; express+jose verifies it every time.');
-    console.log('gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold, --max-semi-space-size=4 --max-old-space-size=1024); the baselines run with node\'s defaults.');
+    console.log('gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold, --max-semi-space-size=4 --max-old-space-size=1024 --liftoff-only); the baselines run with node\'s defaults.');
     console.log('non-2xx: responses outside 2xx/3xx summed over all rounds (each target was first checked to answer 200 with its token and 401 without).');
     for (const note of notes) console.log(`note: ${note}`);
 

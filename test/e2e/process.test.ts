@@ -211,7 +211,7 @@ describe.runIf(onLinux)('the bin/gatehouse launcher (npm start, the package bin)
     try {
       const pid = server.child.pid!;
       // exec, not a child: the launcher's PID is gatehouse itself, so signals and probes reach it.
-      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--max-old-space-size=1024', 'serve']));
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--max-old-space-size=1024', '--liftoff-only', 'serve']));
       expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_MMAP_THRESHOLD_=131072');
 
       expect((await postJson(`${server.url}/_auth/register`, { username: 'memory', password: PASSWORD })).status).toBe(201);
