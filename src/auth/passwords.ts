@@ -1,5 +1,7 @@
 /** The only module that uses argon2. Hashes are argon2id PHC strings in the standard m=,t=,p= order. */
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import pLimit from 'p-limit';
 
 /** OWASP's minimum for argon2id: 19 MiB, 2 passes, 1 lane. */
 export const OWASP_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -22,8 +24,11 @@ type Parameters = { memoryCost: number; timeCost: number; parallelism: number };
 export async function createPasswordHasher(options: { pepper?: string; parameters?: Parameters } = {}): Promise<PasswordHasher> {
   const parameters = options.parameters ?? OWASP_PARAMETERS;
   const secret = options.pepper ? Buffer.from(options.pepper) : undefined;
-  const hash = async (password: string) =>
-    standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) }));
+  // Each hash holds its memory (19 MiB by default) while it runs, and more hashes at once
+  // than cores finish no sooner: the others wait their turn without holding memory.
+  const oneCoreEach = pLimit(availableParallelism());
+  const hash = (password: string) =>
+    oneCoreEach(async () => standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) })));
   // Compared against when the user does not exist, so both answers take the same time. For the
   // default parameters it is a fixed hash of a forgotten random password: computing one at start
   // would cost 19 MiB of peak memory and 30 ms of ready time. It matches nothing, pepper or not.
@@ -31,7 +36,7 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
   return {
     hash,
     async verify(stored, password) {
-      const matches = await argon2.verify(stored ?? dummyHash, password, secret && { secret }).catch(() => false);
+      const matches = await oneCoreEach(() => argon2.verify(stored ?? dummyHash, password, secret && { secret })).catch(() => false);
       return matches && stored !== undefined;
     },
     needsRehash(stored) {

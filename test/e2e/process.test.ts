@@ -1,5 +1,6 @@
 import { request } from 'node:http';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, postJson, tempDir, type TokenBody } from '../helpers/gatehouse.js';
 import { eventually, gatehouseEnv, LAUNCHER, runCli, spawnServer, type ServerProcess } from '../helpers/process.js';
@@ -201,6 +202,7 @@ describe('configuration errors', () => {
 
 /** Resident memory of a process, in MiB (Linux). */
 const residentMiB = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const peakMiB = (pid: number) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const onLinux = process.platform === 'linux';
 if (!onLinux) console.warn('SKIPPING the launcher memory test: it reads /proc, which only Linux has');
 
@@ -217,11 +219,15 @@ describe.runIf(onLinux)('the bin/gatehouse launcher (npm start, the package bin)
       expect((await postJson(`${server.url}/_auth/register`, { username: 'memory', password: PASSWORD })).status).toBe(201);
       expect((await login(server, 'memory')).status).toBe(200);
       const before = residentMiB(pid);
+      writeFileSync(`/proc/${pid}/clear_refs`, '5'); // peak (VmHWM) := now
       // Each argon2id hash takes 19 MiB. With glibc's default, every libuv thread that ran one keeps it.
       for (let round = 0; round < 2; round++) {
         const statuses = await Promise.all([1, 2, 3, 4].map(async () => (await login(server, 'memory')).status));
         expect(statuses).toEqual([200, 200, 200, 200]);
       }
+      // No more hashes at once than cores (libuv runs at most 4): the rest waited without memory.
+      const hashesAtOnce = Math.min(availableParallelism(), 4);
+      expect(peakMiB(pid) - before).toBeLessThan(19 * hashesAtOnce + 15);
       const after = await eventually(async () => (residentMiB(pid) < before + 20 ? residentMiB(pid) : undefined), 5000);
       expect(after).toBeLessThan(before + 20);
     } finally {
