@@ -80,7 +80,11 @@ export interface Router {
 }
 
 export function createRouter(table: readonly Route[] = routes): Router {
-  const exact = new Map(table.filter((route) => !route.prefix).map((route) => [`${route.method} ${route.path}`, route]));
+  // By path, then method: a key built per request ("GET /_auth/verify") is a new string to hash every time.
+  const exact = new Map<string, Map<string, Route>>();
+  for (const route of table.filter((candidate) => !candidate.prefix)) {
+    exact.set(route.path, (exact.get(route.path) ?? new Map()).set(route.method, route));
+  }
   const prefixed = table.filter((route) => route.prefix);
   const allowed = new Map<string, string>();
   for (const route of table) {
@@ -89,7 +93,7 @@ export function createRouter(table: readonly Route[] = routes): Router {
   }
   return {
     find: (method, path) =>
-      exact.get(`${method} ${path}`) ??
+      exact.get(path)?.get(method ?? '') ??
       prefixed.find((route) => route.method === method && path.startsWith(route.path) && path.length > route.path.length),
     allowedMethods: (path) => allowed.get(path),
   };
