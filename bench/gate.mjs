@@ -7,7 +7,7 @@
 // Knobs (environment): GATE_ROUNDS (5), GATE_SECONDS (5), GATE_WARMUP (1 s before every run),
 // GATE_PRIME (2 s per target once, before round 1: a fresh process is far slower), GATE_CONNECTIONS (50),
 // GATE_LOADGEN (wrk | autocannon; default wrk when installed), GATE_TARGETS (keys to run, comma-separated: bare,
-// undici, undiciRequest, verify, proxy, express, nginx, nginxGate; default all), GATE_CPU_PROF=<dir> (gatehouse
+// undici, undiciTuned, undiciRequest, verify, proxy, express, nginx, nginxGate; default all), GATE_CPU_PROF=<dir> (gatehouse
 // processes write a .cpuprofile there when they stop: for finding hot spots, not for the numbers).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -277,10 +277,18 @@ const freePort = () =>
     });
   });
 
-async function startRole(role, core, env = {}) {
-  const child = start(role, process.execPath, [SELF, 'serve', role], { env, core });
+async function startRole(role, core, env = {}, nodeFlags = []) {
+  const child = start(role, process.execPath, [...nodeFlags, SELF, 'serve', role], { env, core });
   const { port } = await waitForLine(child, (line) => (line.startsWith('{"port"') ? JSON.parse(line) : undefined));
   return { child, pid: child.pid, port, url: `http://127.0.0.1:${port}` };
+}
+
+/** The node flags and glibc setting bin/gatehouse starts gatehouse with, read from the script itself. */
+function launcherSettings() {
+  const script = readFileSync(join(ROOT, 'bin/gatehouse'), 'utf8');
+  const flags = /\$\{GATEHOUSE_NODE_FLAGS-([^}]*)\}/.exec(script)?.[1].split(' ').filter(Boolean) ?? [];
+  const threshold = /MALLOC_MMAP_THRESHOLD_:-(\d+)/.exec(script)?.[1];
+  return { flags, env: threshold ? { MALLOC_MMAP_THRESHOLD_: threshold } : {} };
 }
 
 async function startGatehouse(name, core, upstream) {
@@ -544,6 +552,8 @@ export async function benchGate({ readyMs } = {}) {
     const upstream = await startRole('bare', 1);
     const bare = await startRole('bare', 0);
     const undici = await startRole('undici', 0, { GATE_UPSTREAM: upstream.url });
+    const launcher = launcherSettings();
+    const undiciTuned = await startRole('undici', 0, { GATE_UPSTREAM: upstream.url, ...launcher.env }, launcher.flags);
     const undiciRequest = await startRole('undici-request', 0, { GATE_UPSTREAM: upstream.url });
     const verify = await startGatehouse('gatehouse-verify', 0);
     const proxy = await startGatehouse('gatehouse-proxy', 0, upstream.url);
@@ -574,6 +584,14 @@ export async function benchGate({ readyMs } = {}) {
         headers: bearer(proxy.token),
         body: 'ok',
         pids: () => [undici.pid],
+      },
+      {
+        key: 'undiciTuned',
+        label: "  the same, gatehouse's node settings",
+        url: `${undiciTuned.url}/app`,
+        headers: bearer(proxy.token),
+        body: 'ok',
+        pids: () => [undiciTuned.pid],
       },
       {
         key: 'undiciRequest',
@@ -670,7 +688,8 @@ export async function benchGate({ readyMs } = {}) {
     if (noisy > 0) notes.push(`${noisy} run(s) had over 5 % of core 0 busy with other processes: the machine was not quiet, numbers are noisy`);
     console.log('Requests: every target gets the headers of the gatehouse target it is compared with (bearer token; verify: X-Original-URL/-Method too).');
     console.log('  One token per load: gatehouse verifies its signature once and then hits its verified-token cache; express+jose verifies it every time.');
-    console.log('gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold, --max-semi-space-size=4 --max-old-space-size=1024 --liftoff-only); the baselines run with node\'s defaults.');
+    console.log(`gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold, ${launcher.flags.join(' ')}); the baselines run with node's defaults,`);
+    console.log("  but for the bare undici proxy's second row, which has gatehouse's settings: what those settings cost and save by themselves.");
     console.log('non-2xx: responses outside 2xx/3xx summed over all rounds (each target was first checked to answer 200 with its token and 401 without).');
     for (const note of notes) console.log(`note: ${note}`);
 
@@ -688,6 +707,12 @@ export async function benchGate({ readyMs } = {}) {
       console.log(
         `nginx + gatehouse CPU/request ÷ nginx alone CPU/request: ${fmt(ratio(med.nginxGate.cpuUs, med.nginx.cpuUs), 2)}` +
           ` (${fmt(med.nginxGate.cpuUs)} µs = nginx worker ${fmt(med.nginxGate.each[0])} + gatehouse ${fmt(med.nginxGate.each[1])}; nginx alone ${fmt(med.nginx.cpuUs)} µs)`,
+      );
+    }
+    if (med.proxy && med.undiciTuned) {
+      console.log(
+        `gatehouse proxy ÷ bare undici proxy with gatehouse's node settings: CPU/request ${fmt(ratio(med.proxy.cpuUs, med.undiciTuned.cpuUs), 2)},` +
+          ` peak RSS ${fmt(med.proxy.rssMiB)} vs ${fmt(med.undiciTuned.rssMiB)} MiB`,
       );
     }
     line('gatehouse peak RSS, whole life of the busier gatehouse process, MiB (target ≤ 80)', lifetimePeak, 1, lifetimePeak <= 80);
