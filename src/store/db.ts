@@ -28,7 +28,7 @@ export async function openDb(url: string): Promise<Db> {
     if (path !== ':memory:' && !path.startsWith('//')) mkdirSync(dirname(path), { recursive: true });
   }
   // A file database loads only the embedded driver: the remote clients (HTTP, WebSocket)
-  // would add about 10 MiB to every process that never uses them.
+  // would add about 5 MiB to every process that never uses them.
   const { createClient } = url.startsWith('file:') ? await import('@libsql/client/sqlite3') : await import('@libsql/client');
   // timeout: how long a writer waits for another process's lock (the CLI beside a running server).
   const client: Client = createClient({ url, timeout: 5000 });
