@@ -286,9 +286,10 @@ async function startRole(role, core, env = {}, nodeFlags = []) {
 /** The node flags and glibc setting bin/gatehouse starts gatehouse with, read from the script itself. */
 function launcherSettings() {
   const script = readFileSync(join(ROOT, 'bin/gatehouse'), 'utf8');
-  const flags = /\$\{GATEHOUSE_NODE_FLAGS-([^}]*)\}/.exec(script)?.[1].split(' ').filter(Boolean) ?? [];
+  const flags = /\$\{GATEHOUSE_NODE_FLAGS-([^}]*)\}/.exec(script)?.[1].split(' ').filter(Boolean);
   const threshold = /MALLOC_MMAP_THRESHOLD_:-(\d+)/.exec(script)?.[1];
-  return { flags, env: threshold ? { MALLOC_MMAP_THRESHOLD_: threshold } : {} };
+  if (!flags || !threshold) throw new Error('bin/gatehouse: its default node flags or mmap threshold are no longer where the bench reads them');
+  return { flags, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? threshold } };
 }
 
 async function startGatehouse(name, core, upstream) {

@@ -25,8 +25,9 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
   const parameters = options.parameters ?? OWASP_PARAMETERS;
   const secret = options.pepper ? Buffer.from(options.pepper) : undefined;
   // Each hash holds its memory (19 MiB by default) while it runs, and more hashes at once
-  // than cores finish no sooner: the others wait their turn without holding memory.
-  const oneCoreEach = pLimit(availableParallelism());
+  // than cores finish no sooner: the others wait their turn without holding memory. One
+  // libuv thread stays free for file and DNS work, which shares that pool.
+  const oneCoreEach = pLimit(Math.max(1, Math.min(availableParallelism(), libuvThreads() - 1)));
   const hash = (password: string) =>
     oneCoreEach(async () => standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) })));
   // Compared against when the user does not exist, so both answers take the same time. For the
@@ -45,6 +46,9 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
     },
   };
 }
+
+/** libuv's thread pool, where argon2 runs: 4 unless UV_THREADPOOL_SIZE says otherwise. */
+const libuvThreads = () => Number(process.env['UV_THREADPOOL_SIZE']) || 4;
 
 /** npm argon2 writes m=,p=,t=; libargon2 verifiers (PHP, python argon2-cffi) only read m=,t=,p=. */
 export function standardOrder(phc: string): string {
