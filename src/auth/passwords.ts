@@ -27,9 +27,9 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
   // Each hash holds its memory (19 MiB by default) while it runs, and more hashes at once
   // than cores finish no sooner: the others wait their turn without holding memory. One
   // libuv thread stays free for file and DNS work, which shares that pool.
-  const oneCoreEach = pLimit(Math.max(1, Math.min(availableParallelism(), libuvThreads() - 1)));
+  const hashSlots = pLimit(Math.max(1, Math.min(availableParallelism(), libuvThreads() - 1)));
   const hash = (password: string) =>
-    oneCoreEach(async () => standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) })));
+    hashSlots(async () => standardOrder(await argon2.hash(password, { type: argon2.argon2id, ...parameters, ...(secret && { secret }) })));
   // Compared against when the user does not exist, so both answers take the same time. For the
   // default parameters it is a fixed hash of a forgotten random password: computing one at start
   // would cost 19 MiB of peak memory and 30 ms of ready time. It matches nothing, pepper or not.
@@ -37,7 +37,7 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
   return {
     hash,
     async verify(stored, password) {
-      const matches = await oneCoreEach(() => argon2.verify(stored ?? dummyHash, password, secret && { secret })).catch(() => false);
+      const matches = await hashSlots(() => argon2.verify(stored ?? dummyHash, password, secret && { secret })).catch(() => false);
       return matches && stored !== undefined;
     },
     needsRehash(stored) {
