@@ -101,7 +101,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   const findUser = async (username: string | undefined) => {
     if (!username) throw new UsageError(`${task} needs a user name`);
     const found = await store.findUserByLogin(username);
-    if (!found) throw new HttpError(404, 'user_not_found', `no user named ${username}`);
+    if (!found) throw new HttpError('user_not_found', `no user named ${username}`);
     return found;
   };
   switch (task) {
