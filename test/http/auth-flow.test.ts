@@ -116,7 +116,7 @@ describe('forms', () => {
       ['another port of the host that names one', 'https://app.test:9443/x', '/'],
       ['another port of a host that names none', 'https://wiki.test:8443/x', '/'],
       ["another port of gatehouse's own host", 'http://localhost:9999/x', '/'],
-    ])('after sign-in, follows an rd to %s only where the port is named: %s → %s', async (_what, rd, location) => {
+    ])('after sign-in, sends an rd to %s (%s) to %s', async (_what, rd, location) => {
       const { username } = await registerUser(ported);
       const res = await postForm(ported, '/_auth/login', { username, password: PASSWORD, rd });
       expect(res.status).toBe(303);
