@@ -13,7 +13,7 @@ export interface CheckedHost {
   name: string;
 }
 
-// Names in dot-separated labels (RFC 3986 reg-name, as DNS and container names use it), or an IPv6 literal.
+// Dot-separated labels of letters, digits, '-' and '_' (DNS and container names), or an IPv6 literal.
 const HOST = /^([a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
 
 /** Hosts checked before: the same few names come with every request. Bounded, so a flood of names cannot grow it. */
