@@ -65,6 +65,10 @@ describe('a bad value for a setting', () => {
     ['public_paths', 'static,/health', /paths starting with \//],
     ['redirect_hosts', 'https://app.example.com', /a host name such as example\.com or \*\.example\.com/],
     ['redirect_hosts', 'app.example.com,exa_mple.com', /a host name/],
+    ['redirect_hosts', 'app.example.com:0', /a host name with an optional port/],
+    ['redirect_hosts', 'app.example.com:65536', /a host name with an optional port/],
+    ['redirect_hosts', 'app.example.com:', /a host name/],
+    ['redirect_hosts', ':8443', /a host name/],
     ['trusted_proxies', '10.0.0.0/33', /IP addresses or CIDRs such as 10\.0\.0\.0\/8/],
     ['trusted_proxies', '::1/129', /IP addresses or CIDRs/],
     ['trusted_proxies', 'proxy.internal', /IP addresses or CIDRs/],
@@ -369,6 +373,7 @@ describe('defaults that depend on other settings', () => {
     [{}, []],
     [{ GATEHOUSE_COOKIE_DOMAIN: 'example.com', GATEHOUSE_REDIRECT_HOSTS: 'app.other.org' }, ['app.other.org']],
     [{ GATEHOUSE_REDIRECT_HOSTS: ' App.Example.com , *.corp.example.com ,' }, ['app.example.com', '*.corp.example.com']],
+    [{ GATEHOUSE_REDIRECT_HOSTS: 'App.Example.com:8443, *.corp.example.com:443' }, ['app.example.com:8443', '*.corp.example.com:443']],
   ])('with %j, redirect_hosts is %j', (env, expected) => {
     expect(valid({ env }).redirect_hosts).toEqual(expected);
   });
