@@ -54,6 +54,7 @@ export interface Config {
   cookie_domain?: string;
   cookie_secure: boolean;
   registration: 'open' | 'closed';
+  registration_domains: string[];
   refresh_grace: number;
   public_paths: string[];
   access_rules: AccessRule[];
@@ -97,7 +98,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   session_lifetime: { parse: positiveDuration, default: '30d' },
   cookie_domain: { parse: domainName },
   cookie_secure: { parse: boolean },
-  registration: { parse: oneOf('open', 'closed'), default: 'open' },
+  registration: { parse: oneOf('open', 'closed'), default: 'closed' },
+  registration_domains: { parse: list(domainName), default: [] },
   refresh_grace: { parse: parseDuration, default: '10s' },
   public_paths: { parse: list(pathPrefix), default: [] },
   access_rules: { parse: accessRules, default: [], yamlOnly: true },

@@ -4,6 +4,7 @@ import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { loginPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
+import { mustConfirmEmail } from '../auth/registration.js';
 import { renderForm, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
 import { answerPendingMfa } from './mfa.js';
@@ -25,7 +26,7 @@ export async function login(scope: Scope): Promise<void> {
     const password = stringField(fields, 'password', { required: true, max: 8192 });
     const address = clientAddress(scope.req, scope.services.trusted);
     const user = await accounts.authenticate(username, password, address);
-    if (config.require_verified_email && !user.emailVerified) {
+    if (mustConfirmEmail(user, config)) {
       throw forbidden('email_not_verified', 'Please confirm your email address first; we sent you a link.');
     }
     if (await answerPendingMfa(scope, user, rd, kind)) return;

@@ -1,5 +1,6 @@
 import { sessionCookie } from '../auth/cookies.js';
-import { forbidden, HttpError } from '../errors.js';
+import { admit, registerAdmitted, registrationAvailable, registrationClosed } from '../auth/registration.js';
+import { HttpError } from '../errors.js';
 import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { messagePage, registerPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
@@ -7,11 +8,9 @@ import { renderForm, renderPage, type Scope } from '../scope.js';
 import { echo, returnUrl, tokenBody } from './common.js';
 import { sendVerification } from './mail-links.js';
 
-const closed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
-
 export async function showRegisterPage(scope: Scope): Promise<void> {
-  if (scope.services.config.registration !== 'open') {
-    return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Registration is closed', message: closed().message }));
+  if (!(await registrationAvailable(scope.services))) {
+    return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Registration is closed', message: registrationClosed().message }));
   }
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
   renderForm(scope, 200, (nonce, csrf) => registerPage({ nonce, csrf, rd, registrationOpen: true }));
@@ -19,19 +18,20 @@ export async function showRegisterPage(scope: Scope): Promise<void> {
 
 /** POST /_auth/register: 201 with the token body (JSON) or cookies and a 303 to rd (form). */
 export async function register(scope: Scope): Promise<void> {
-  const { accounts, sessions, config } = scope.services;
+  const { sessions, config } = scope.services;
   const { kind, fields } = await parseBody(scope.req);
   const rd = returnUrl(scope, fields['rd']);
   try {
-    if (config.registration !== 'open') throw closed();
+    const email = stringField(fields, 'email', { max: 320 });
+    const admission = await admit(scope.services, email);
     if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
-    const user = await accounts.register({
+    const { user, confirm } = await registerAdmitted(scope.services, admission, {
       username: stringField(fields, 'username', { required: true, max: 256 }),
-      email: stringField(fields, 'email', { max: 320 }),
+      email,
       password: stringField(fields, 'password', { required: true, max: 8192 }),
     });
     if (user.email) await sendVerification(scope.services, user, user.email);
-    if (config.require_verified_email) {
+    if (confirm || config.require_verified_email) {
       if (kind === 'form') {
         const message = 'We sent a link to your email address. Follow it, then sign in.';
         return renderPage(scope, 201, (nonce) => messagePage({ nonce, title: 'Check your inbox', message }));
