@@ -152,7 +152,7 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The known name closest to `name`, if it is close enough to be a slip of the keyboard. */
-export function nearestName(name: string, known: string[]): string | undefined {
+function nearestName(name: string, known: string[]): string | undefined {
   const word = name.toLowerCase();
   let best: { name?: string; distance: number } = { distance: Infinity };
   for (const candidate of known) {

@@ -15,8 +15,8 @@ export const registrationClosed = () => forbidden('registration_closed', 'Regist
 
 /** Exact domain match, case-insensitive; the domain is what follows the last @. */
 export function emailInDomains(email: string, domains: readonly string[]): boolean {
-  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
-  return email.includes('@') && domains.includes(domain);
+  const at = email.lastIndexOf('@');
+  return at > 0 && domains.includes(email.slice(at + 1).toLowerCase());
 }
 
 /**

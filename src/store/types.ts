@@ -92,7 +92,7 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  /** Creates a user; the first one on an empty database is an administrator. Throws StoreConflict. */
+  /** Creates a user; the first one on an empty database is an administrator. Throws StoreConflict (and NotFirstUser, see NewUser). */
   createUser(user: NewUser): Promise<User>;
   /** Whether any account exists. */
   hasUsers(): Promise<boolean>;
