@@ -129,6 +129,19 @@ describe('registration: open with registration_domains', () => {
     expect(await gate.services.store.findUserByLogin(username)).toBeUndefined();
   });
 
+  it.each([
+    ['an address that is only a domain', '@example.com', /^403 \{"error":"registration_domain_not_allowed"/],
+    ['an address ending in @', 'someone@example.com@', /^403 \{"error":"registration_domain_not_allowed"/],
+    ['an address with a NUL after the domain', 'someone@example.com\u0000', /^403 \{"error":"registration_domain_not_allowed"/],
+    ['an address that is a list', ['someone@example.com'], /^400 \{"error":"invalid_field"/],
+    ['an address that is a number', 42, /^400 \{"error":"invalid_field"/],
+    ['an address too long to be one', `${'a'.repeat(320)}@example.com`, /^400 \{"error":"invalid_field"/],
+  ])('answers %s with a clear 4xx and creates nothing', async (_what, email, expected) => {
+    const username = uniqueName();
+    expect(await answer(await register(gate, { username, email }))).toMatch(expected);
+    expect(await gate.services.store.findUserByLogin(username)).toBeUndefined();
+  });
+
   it('requires an address', async () => {
     expect(await answer(await register(gate, { username: uniqueName() }))).toMatch(/^400 \{"error":"email_required"/);
   });
