@@ -32,10 +32,14 @@ export const ERRORS = catalogue({
   invalid_forwarded_method: { status: 400, message: 'The forwarded method is not valid.' },
   invalid_forwarded_proto: { status: 400, message: 'The forwarded scheme must be http or https.' },
   invalid_forwarded_host: { status: 400, message: 'The forwarded host is not valid.' },
+  missing_forwarded_method: { status: 400, message: 'X-Forwarded-Uri needs X-Forwarded-Method beside it.' },
   invalid_forwarded_uri: { status: 400, message: 'The forwarded URI is not valid.' },
   untrusted_proxy: { status: 403, message: 'Forwarded headers from this address are not trusted; add it to trusted_proxies.' },
 
   // The gate
+  invalid_host: { status: 400, message: 'The Host header must be a name, or a name and a port.' },
+  invalid_method_override: { status: 400, message: 'A method-override header must name exactly one method.' },
+  duplicate_method_override: { status: 400, message: 'Send at most one method-override header.' },
   unauthenticated: { status: 401, message: 'Sign in first.' },
   forbidden: { status: 403, message: 'Your account may not open this page.' },
   upstream_unreachable: { status: 502, message: 'The application could not be reached.' },
@@ -46,6 +50,8 @@ export const ERRORS = catalogue({
   email_not_verified: { status: 403, message: 'Please confirm your email address first; we sent you a link.' },
   refresh_token_missing: { status: 401, message: 'Send a refresh_token, or the refresh cookie.' },
   refresh_token_invalid: { status: 401, message: 'The session has ended; please sign in again.' },
+  email_required: { status: 400, message: 'Registration here needs your email address.' },
+  registration_domain_not_allowed: { status: 403, message: 'Registration here is open only to addresses of certain domains.' },
   registration_closed: { status: 403, message: 'Registration is closed; ask an administrator for an account.' },
   username_taken: { status: 409, message: 'That username is already taken.' },
   email_taken: { status: 409, message: 'That email is already taken.' },

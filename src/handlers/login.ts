@@ -1,6 +1,7 @@
 /** The login page and POST /_auth/login (SPEC section 4). */
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
+import { mustConfirmEmail } from '../auth/registration.js';
 import { fail, HttpError } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import { loginPage } from '../pages.js';
@@ -24,7 +25,7 @@ export async function login(scope: Scope): Promise<void> {
     const username = stringField(fields, 'username', { required: true, max: 320 });
     const password = stringField(fields, 'password', { required: true, max: 8192 });
     const user = await accounts.authenticate(username, password, clientAddress(scope.req, scope.services.trusted));
-    if (config.require_verified_email && !user.emailVerified) throw fail('email_not_verified');
+    if (mustConfirmEmail(user, config)) throw fail('email_not_verified');
     await signIn(scope, user, { rd, method: 'password', kind });
   } catch (error) {
     if (kind !== 'form' || !(error instanceof HttpError)) throw error;

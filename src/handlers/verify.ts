@@ -14,7 +14,7 @@ export function verify(scope: Scope): void | Promise<void> {
   const original = originalRequest(scope.req, scope.services.trusted);
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
-  const decision = decideGate({ host: original.host, path, method: original.method }, scope.req.headers, scope.services);
+  const decision = decideGate({ host: original.hostname, path, method: original.method, override: original.override }, scope.req.headers, scope.services);
   const reply = (settled: GateDecision) => answer(scope, original, path + query, settled);
   return decision instanceof Promise ? decision.then(reply) : reply(decision);
 }
