@@ -86,7 +86,7 @@ async function serve(config: Config, warnings: string[]): Promise<number> {
 }
 
 async function openServices(config: Config): Promise<Services> {
-  const store = await openSqlStore(config.database_url);
+  const store = await openSqlStore(config.database_url, { poolSize: config.database_pool_size });
   await store.migrate();
   return createServices({ config, store, clock: systemClock, log: silentLogger, metrics: createMetrics() });
 }

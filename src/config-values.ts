@@ -74,7 +74,7 @@ export const url =
 // Kept as written: WHATWG URL parsing would turn file:./data into file:///data.
 export const databaseUrl: Parser<string> = (value) => {
   const raw = text(value);
-  if (!/^(file:.+|(libsql|https?):\/\/[^\s]+)$/.test(raw)) throw new Invalid('a file:, libsql:// or http(s):// URL');
+  if (!/^(file:.+|(libsql|https?|postgres|postgresql):\/\/[^\s]+)$/.test(raw)) throw new Invalid('a file:, postgres(ql)://, libsql:// or http(s):// URL');
   return raw;
 };
 

@@ -48,6 +48,7 @@ export interface Config {
   upstream_timeout: number;
   public_url: string;
   database_url: string;
+  database_pool_size: number;
   trust_window: number;
   idle_timeout: number;
   session_lifetime: number;
@@ -94,6 +95,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     default: 'file:./data/gatehouse.db',
     secret: true,
   },
+  database_pool_size: { parse: count, default: 10 },
   trust_window: { parse: positiveDuration, default: '5m' },
   idle_timeout: { parse: positiveDuration, default: '7d' },
   session_lifetime: { parse: positiveDuration, default: '30d' },

@@ -30,7 +30,7 @@ export interface RunningGatehouse {
 export async function startGatehouse(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningGatehouse> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.log_level);
-  const store = await openSqlStore(config.database_url);
+  const store = await openSqlStore(config.database_url, { poolSize: config.database_pool_size });
   await store.migrate();
   const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
   await services.keys.init();

@@ -1,6 +1,7 @@
 /**
- * One contract suite for every Store backend. Each backend added later (PostgreSQL)
- * joins the `backends` table and must pass the same tests.
+ * One contract suite for every Store backend: the embedded SQLite file and a
+ * real PostgreSQL run the same tests. libSQL servers (libsql://) share the SQLite
+ * driver's SQL but cannot be run here.
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,14 +9,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore } from '../src/store/sql-store.js';
 import { NotFirstUser, StoreConflict, type SigningKey, type Store } from '../src/store/types.js';
 import { tempDir } from './helpers/gatehouse.js';
+import { createDatabase, dropDatabase, postgres } from './helpers/postgres.js';
 
 const dir = tempDir();
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const databases = new Map<string, Promise<string>>();
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  for (const url of databases.values()) await dropDatabase(await url);
+});
 
-/** Each opens a new, empty database named `db`. */
+/** The database named `db`, created empty on first use: a second call opens another connection to it (another replica). */
+async function openPostgres(db: string): Promise<Store> {
+  let url = databases.get(db);
+  if (!url) databases.set(db, (url = createDatabase()));
+  return openSqlStore(await url, { poolSize: 20 });
+}
+
 const backends: [string, (db: string) => Promise<Store>][] = [
   ['embedded SQLite file', (db) => openSqlStore(`file:${join(dir, `${db}.db`)}`)],
-  ['in-memory SQLite', () => openSqlStore('file::memory:')],
+  ...(postgres.available ? [['PostgreSQL', openPostgres] as [string, (db: string) => Promise<Store>]] : []),
 ];
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -46,6 +58,8 @@ describe.each(backends)('Store on %s', (_name, open) => {
     try {
       await empty.migrate();
       expect(await empty.hasUsers()).toBe(false);
+      // Every pooled connection open first, so that the racers really run at once.
+      await Promise.all(Array.from({ length: 10 }, () => empty.ping()));
       const attempts = await Promise.allSettled(
         Array.from({ length: 10 }, (_, i) => empty.createUser({ username: `racer${i}`, passwordHash: 'h', onlyIfFirst: true, now: T0 })),
       );
@@ -55,6 +69,29 @@ describe.each(backends)('Store on %s', (_name, open) => {
       expect(attempts.flatMap((attempt) => (attempt.status === 'rejected' ? [attempt.reason] : []))).toEqual(Array(9).fill(new NotFirstUser()));
       expect((await empty.listUsers()).map((user) => user.username)).toEqual([created[0]!.username]);
       expect(await empty.hasUsers()).toBe(true);
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('migrates once when several replicas start at once on an empty database', async () => {
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => open('replicas-migrating')));
+    try {
+      await Promise.all(replicas.map((replica) => replica.migrate()));
+      const user = await replicas[0]!.createUser({ username: 'after-migration', passwordHash: 'h', now: T0 });
+      expect((await replicas[3]!.findUserById(user.id))?.username).toBe('after-migration');
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+
+  it('makes exactly one administrator of many racing registrations on an empty database', async () => {
+    const empty = await open('first-admin-race');
+    try {
+      await empty.migrate();
+      await Promise.all(Array.from({ length: 9 }, () => empty.ping()));
+      const users = await Promise.all(Array.from({ length: 9 }, (_, i) => empty.createUser({ username: `racer${i}`, passwordHash: 'h', now: T0 })));
+      expect(users.filter((user) => user.groups.includes('admins'))).toHaveLength(1);
     } finally {
       await empty.close();
     }

@@ -181,10 +181,12 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
       ]);
     },
     async claimMail(now) {
-      // One statement: two workers (replicas) can never claim the same message.
+      // One statement: two workers (replicas) can never claim the same message. On PostgreSQL a
+      // message another replica is claiming is skipped rather than waited for.
+      const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
       const row = await db.get(
         `UPDATE mail_queue SET state = 'sending', attempts = attempts + 1, due_at = ?
-         WHERE id = (SELECT id FROM mail_queue WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT 1) AND state = 'queued'
+         WHERE id = (SELECT id FROM mail_queue WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT 1 ${skipLocked}) AND state = 'queued'
          RETURNING id, recipient, subject, text_body, html_body, attempts`,
         [now, now],
       );
@@ -222,7 +224,7 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
     },
     countEvents,
     async ban(key, until) {
-      await db.run('INSERT INTO bans (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = MAX(until, excluded.until)', [key, until]);
+      await db.run('INSERT INTO bans (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = CASE WHEN excluded.until > bans.until THEN excluded.until ELSE bans.until END', [key, until]);
     },
     async bannedUntil(key, now) {
       const row = await db.get('SELECT until FROM bans WHERE key = ? AND until > ?', [key, now]);

@@ -1,5 +1,5 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
-import { isUniqueViolation, openDb, type Db, type Row } from './db.js';
+import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
 import { loginKey, NotFirstUser, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
 
@@ -42,8 +42,10 @@ const toKey = (row: Row): SigningKey => ({
   createdAt: Number(row['created_at']),
 });
 
-export async function openSqlStore(url: string): Promise<Store> {
-  return sqlStore(await openDb(url));
+/** The store `database_url` names: PostgreSQL for postgres(ql)://, else libSQL. Only the driver in use is loaded. */
+export async function openSqlStore(url: string, { poolSize = 10 } = {}): Promise<Store> {
+  if (/^postgres(ql)?:\/\//.test(url)) return sqlStore(await (await import('./postgres/db.js')).openPostgresDb(url, poolSize));
+  return sqlStore(await (await import('./sqlite/db.js')).openSqliteDb(url));
 }
 
 export function sqlStore(db: Db): Store {
@@ -57,12 +59,15 @@ export function sqlStore(db: Db): Store {
     async createUser({ username, email = null, passwordHash, admin = false, onlyIfFirst = false, now }: NewUser) {
       try {
         // One statement, so "first account is an administrator" (and "only the first") holds even when two register at once.
-        const row = await db.get(
-          `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
-           SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
-           WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM users)
-           RETURNING *`,
-          [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
+        // PostgreSQL reads NOT EXISTS before it inserts, so concurrent inserts are serialised there by a lock.
+        const row = await db.exclusive('firstUser', (tx) =>
+          tx.get(
+            `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
+             SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? = 1 OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
+             WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM users)
+             RETURNING *`,
+            [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
+          ),
         );
         if (!row) throw new NotFirstUser();
         return toUser(row);
@@ -132,13 +137,16 @@ export function sqlStore(db: Db): Store {
 
     async listSigningKeys() {
       // Insertion order, not created_at: a host with a slow clock must still be able to rotate.
-      return (await db.all('SELECT * FROM signing_keys ORDER BY rowid')).map(toKey);
+      const order = db.dialect === 'postgres' ? 'seq' : 'rowid';
+      return (await db.all(`SELECT * FROM signing_keys ORDER BY ${order}`)).map(toKey);
     },
     async addSigningKey(key, { onlyIfNone = false } = {}) {
-      await db.run(
-        `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at)
-         SELECT ?, ?, ?, ?, ? WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM signing_keys)`,
-        [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, onlyIfNone ? 1 : 0],
+      await db.exclusive('firstKey', (tx) =>
+        tx.run(
+          `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at)
+           SELECT ?, ?, ?, ?, ? WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)`,
+          [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, onlyIfNone ? 1 : 0],
+        ),
       );
     },
   };

@@ -4,11 +4,11 @@
  * as the SQLite driver, and migrations under an advisory lock.
  */
 import pg from 'pg';
-import type { Db, Row, Statement } from '../db.js';
+import type { Args, Db, Lock, Queries, Row, Statement } from '../db.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
-/** pg_advisory_xact_lock keys: one per race that must be decided in the database. */
-export const LOCKS = { migrate: 7_304_001, firstUser: 7_304_002, firstKey: 7_304_003 } as const;
+/** Advisory lock keys: one per race that must be decided in the database. */
+const LOCKS: Record<Lock | 'migrate', number> = { migrate: 7_304_001, firstUser: 7_304_002, firstKey: 7_304_003 };
 
 // Millisecond timestamps are BIGINT, which pg hands out as strings; every value we keep fits in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -19,36 +19,50 @@ export function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-type Args = Statement['args'];
-const values = (args: Args) => (Array.isArray(args) ? args : []) as unknown[];
+const values = (args: Args | undefined) => args ?? [];
+
+/** The query surface over one pooled client, or over the pool (a connection per query). */
+function queriesOn(target: pg.Pool | pg.PoolClient): Queries {
+  const query = (sql: string, args?: Args) => target.query(numbered(sql), values(args));
+  return {
+    all: async (sql, args) => (await query(sql, args)).rows as Row[],
+    get: async (sql, args) => (await query(sql, args)).rows[0] as Row | undefined,
+    run: async (sql, args) => (await query(sql, args)).rowCount ?? 0,
+  };
+}
 
 export async function openPostgresDb(url: string, poolSize: number): Promise<Db> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
   // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
   pool.on('error', () => {});
-  const query = async (sql: string, args: Args) => pool.query(numbered(sql), values(args));
-
-  const db: Db = {
+  return {
     dialect: 'postgres',
-    all: async (sql, args) => (await query(sql, args)).rows as Row[],
-    get: async (sql, args) => (await query(sql, args)).rows[0] as Row | undefined,
-    run: async (sql, args) => (await query(sql, args)).rowCount ?? 0,
-    batch: (statements) => transaction(pool, statements),
+    ...queriesOn(pool),
+    batch: (statements) => transaction(pool, (tx) => runAll(tx, statements)),
+    exclusive: (lock, work) =>
+      transaction(pool, async (tx) => {
+        await tx.run('SELECT pg_advisory_xact_lock(?)', [LOCKS[lock]]);
+        return work(tx);
+      }),
     migrate: () => migrate(pool),
-    close: () => void pool.end(),
+    close: () => pool.end(),
   };
-  return db;
 }
 
-/** The statements in one transaction on one connection; each one's changed-row count. */
-async function transaction(pool: pg.Pool, statements: Statement[]): Promise<number[]> {
+async function runAll(tx: Queries, statements: Statement[]): Promise<number[]> {
+  const counts: number[] = [];
+  for (const { sql, args } of statements) counts.push(await tx.run(sql, args));
+  return counts;
+}
+
+/** `work` in one transaction on one connection: committed when it returns, rolled back when it throws. */
+async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
-    const counts: number[] = [];
-    for (const { sql, args } of statements) counts.push((await client.query(numbered(sql), values(args))).rowCount ?? 0);
+    const result = await work(queriesOn(client));
     await client.query('COMMIT');
-    return counts;
+    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
     throw error;
@@ -81,12 +95,4 @@ async function migrate(pool: pg.Pool): Promise<void> {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCKS.migrate]).catch(() => {});
     client.release();
   }
-}
-
-/** 'table.column' of a unique violation, in the same form the SQLite driver reports it. */
-export function postgresUniqueViolation(error: unknown): string | undefined {
-  const e = error as { code?: string; table?: string; detail?: string };
-  if (e?.code !== '23505' || !e.table) return undefined;
-  const column = /^Key \(([\w]+)\)/.exec(e.detail ?? '')?.[1];
-  return column && `${e.table}.${column}`;
 }

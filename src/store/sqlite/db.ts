@@ -1,0 +1,61 @@
+/** The only module that talks to libSQL (embedded SQLite or a libSQL server): opening, pragmas, migrations. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Client, InArgs } from '@libsql/client';
+import { isUniqueViolation, type Args, type Db, type Queries, type Row } from '../db.js';
+import { MIGRATIONS } from './migrations.js';
+
+export async function openSqliteDb(url: string): Promise<Db> {
+  if (url.startsWith('file:')) {
+    const path = url.slice('file:'.length).split('?')[0]!;
+    if (path !== ':memory:' && !path.startsWith('//')) mkdirSync(dirname(path), { recursive: true });
+  }
+  // A file database loads only the embedded driver: the remote clients (HTTP, WebSocket)
+  // would add about 5 MiB to every process that never uses them.
+  const { createClient } = url.startsWith('file:') ? await import('@libsql/client/sqlite3') : await import('@libsql/client');
+  // timeout: how long a writer waits for another process's lock (the CLI beside a running server).
+  const client: Client = createClient({ url, timeout: 5000 });
+  if (url.startsWith('file:')) {
+    await client.execute('PRAGMA journal_mode = WAL');
+  }
+  return wrap(client);
+}
+
+function wrap(client: Client): Db {
+  const execute = (sql: string, args: Args = []) => client.execute({ sql, args: args as InArgs });
+  const queries: Queries = {
+    all: async (sql, args) => (await execute(sql, args)).rows as Row[],
+    get: async (sql, args) => (await execute(sql, args)).rows[0] as Row | undefined,
+    run: async (sql, args) => (await execute(sql, args)).rowsAffected,
+  };
+  const db: Db = {
+    dialect: 'sqlite',
+    ...queries,
+    batch: async (statements) =>
+      (await client.batch(statements.map(({ sql, args = [] }) => ({ sql, args: args as InArgs })), 'write')).map((r) => r.rowsAffected),
+    // One writer at a time already, and each of the store's exclusive works is a single statement.
+    exclusive: (_lock, work) => work(queries),
+    migrate: () => migrate(db),
+    close: async () => client.close(),
+  };
+  return db;
+}
+
+async function migrate(db: Db): Promise<void> {
+  await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const applied = new Set((await db.all('SELECT version FROM schema_migrations')).map((row) => Number(row['version'])));
+  for (const [index, script] of MIGRATIONS.entries()) {
+    const version = index + 1;
+    if (applied.has(version)) continue;
+    const statements = script.split(/;\s*$/m).map((sql) => sql.trim()).filter(Boolean);
+    try {
+      // The version row goes first: a replica migrating at the same moment fails on it and changes nothing.
+      await db.batch([
+        { sql: 'INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', args: [version, Date.now()] },
+        ...statements.map((sql) => ({ sql })),
+      ]);
+    } catch (error) {
+      if (isUniqueViolation(error) !== 'schema_migrations.version') throw error;
+    }
+  }
+}
