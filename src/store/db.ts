@@ -19,17 +19,23 @@ export interface Queries {
   all(sql: string, args?: Args): Promise<Row[]>;
   get(sql: string, args?: Args): Promise<Row | undefined>;
   run(sql: string, args?: Args): Promise<number>;
+  /** Tells every listening replica (PostgreSQL NOTIFY, delivered at commit); nothing on SQLite, whose replicas read instead. */
+  notify(channel: Channel, values: string[]): Promise<void>;
 }
+
+/** What replicas tell each other through the database. */
+export type Channel = 'gatehouse_revocations';
 
 export interface Db extends Queries {
   dialect: 'sqlite' | 'postgres';
   /** Runs the statements in one write transaction; returns each one's changed-row count. */
   batch(statements: Statement[]): Promise<number[]>;
   /**
-   * Runs `work` in one transaction that no other holder of `lock` runs beside
-   * (PostgreSQL: an advisory lock; SQLite: a single writer already).
+   * Runs `work` in one transaction, and with a `lock`, never beside another holder
+   * of it (PostgreSQL: an advisory lock). On SQLite, a single writer already, `work`
+   * runs as it is: keep it to one statement that writes.
    */
-  exclusive<T>(lock: Lock, work: (tx: Queries) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Queries) => Promise<T>, lock?: Lock): Promise<T>;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -60,14 +60,16 @@ export function sqlStore(db: Db): Store {
       try {
         // One statement, so "first account is an administrator" (and "only the first") holds even when two register at once.
         // PostgreSQL reads NOT EXISTS before it inserts, so concurrent inserts are serialised there by a lock.
-        const row = await db.exclusive('firstUser', (tx) =>
-          tx.get(
+        const row = await db.transaction(
+          (tx) =>
+            tx.get(
             `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
              SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? = 1 OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
              WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM users)
              RETURNING *`,
-            [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
-          ),
+              [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
+            ),
+          'firstUser',
         );
         if (!row) throw new NotFirstUser();
         return toUser(row);
@@ -121,12 +123,21 @@ export function sqlStore(db: Db): Store {
       );
       return changed === 1;
     },
+    // Every replica hears of a revocation in the transaction that makes it (PostgreSQL), or reads it (SQLite).
     async revokeSession(id, now) {
-      return (await db.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])) === 1;
+      return db.transaction(async (tx) => {
+        const revoked = (await tx.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])) === 1;
+        if (revoked) await tx.notify('gatehouse_revocations', [id]);
+        return revoked;
+      });
     },
     async revokeUserSessions(userId, now) {
-      const rows = await db.all('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
-      return rows.map((row) => String(row['id']));
+      return db.transaction(async (tx) => {
+        const rows = await tx.all('UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
+        const ids = rows.map((row) => String(row['id']));
+        await tx.notify('gatehouse_revocations', ids);
+        return ids;
+      });
     },
     async listUserSessions(userId) {
       return (await db.all('SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY last_used_at DESC', [userId])).map(toSession);
@@ -141,12 +152,14 @@ export function sqlStore(db: Db): Store {
       return (await db.all(`SELECT * FROM signing_keys ORDER BY ${order}`)).map(toKey);
     },
     async addSigningKey(key, { onlyIfNone = false } = {}) {
-      await db.exclusive('firstKey', (tx) =>
-        tx.run(
-          `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at)
-           SELECT ?, ?, ?, ?, ? WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)`,
-          [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, onlyIfNone ? 1 : 0],
-        ),
+      await db.transaction(
+        (tx) =>
+          tx.run(
+            `INSERT INTO signing_keys (kid, alg, private_jwk, public_jwk, created_at)
+             SELECT ?, ?, ?, ?, ? WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM signing_keys)`,
+            [key.kid, key.alg, key.privateJwk, key.publicJwk, key.createdAt, onlyIfNone ? 1 : 0],
+          ),
+        'firstKey',
       );
     },
   };

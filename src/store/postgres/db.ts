@@ -28,7 +28,25 @@ function queriesOn(target: pg.Pool | pg.PoolClient): Queries {
     all: async (sql, args) => (await query(sql, args)).rows as Row[],
     get: async (sql, args) => (await query(sql, args)).rows[0] as Row | undefined,
     run: async (sql, args) => (await query(sql, args)).rowCount ?? 0,
+    notify: async (channel, items) => {
+      for (const payload of payloads(items)) await target.query('SELECT pg_notify($1, $2)', [channel, payload]);
+    },
   };
+}
+
+/** NOTIFY payloads must stay under 8000 bytes: comma-separated values, split as needed. */
+export function payloads(items: string[]): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (const item of items) {
+    if (current !== '' && current.length + item.length + 1 > 7_000) {
+      out.push(current);
+      current = '';
+    }
+    current = current === '' ? item : `${current},${item}`;
+  }
+  if (current !== '') out.push(current);
+  return out;
 }
 
 export async function openPostgresDb(url: string, poolSize: number): Promise<Db> {
@@ -39,9 +57,9 @@ export async function openPostgresDb(url: string, poolSize: number): Promise<Db>
     dialect: 'postgres',
     ...queriesOn(pool),
     batch: (statements) => transaction(pool, (tx) => runAll(tx, statements)),
-    exclusive: (lock, work) =>
+    transaction: (work, lock) =>
       transaction(pool, async (tx) => {
-        await tx.run('SELECT pg_advisory_xact_lock(?)', [LOCKS[lock]]);
+        if (lock) await tx.run('SELECT pg_advisory_xact_lock(?)', [LOCKS[lock]]);
         return work(tx);
       }),
     migrate: () => migrate(pool),

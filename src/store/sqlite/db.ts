@@ -27,14 +27,14 @@ function wrap(client: Client): Db {
     all: async (sql, args) => (await execute(sql, args)).rows as Row[],
     get: async (sql, args) => (await execute(sql, args)).rows[0] as Row | undefined,
     run: async (sql, args) => (await execute(sql, args)).rowsAffected,
+    notify: async () => {},
   };
   const db: Db = {
     dialect: 'sqlite',
     ...queries,
     batch: async (statements) =>
       (await client.batch(statements.map(({ sql, args = [] }) => ({ sql, args: args as InArgs })), 'write')).map((r) => r.rowsAffected),
-    // One writer at a time already, and each of the store's exclusive works is a single statement.
-    exclusive: (_lock, work) => work(queries),
+    transaction: (work) => work(queries),
     migrate: () => migrate(db),
     close: async () => client.close(),
   };
