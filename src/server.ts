@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
+import { revocationSyncInterval } from './auth/revocations.js';
 import { KEY_RELOAD_MS } from './auth/tokens.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config, Listen } from './config.js';
@@ -13,8 +14,6 @@ import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { openSqlStore } from './store/sql-store.js';
 
-/** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
-const REVOCATION_SYNC_MS = 5_000;
 const PRUNE_MS = 10 * 60_000;
 const DRAIN_DEADLINE_MS = 20_000;
 const DAY_MS = 24 * 60 * 60_000;
@@ -41,7 +40,8 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     setInterval(() => task().catch((error: unknown) => log.error(event, { error: String(error) })), ms).unref();
   const timers = [
     every(KEY_RELOAD_MS, () => services.keys.reload(), 'key_reload_failed'),
-    every(REVOCATION_SYNC_MS, () => services.revocations.sync(), 'revocation_sync_failed'),
+    // Revocations made elsewhere (other replicas, the CLI): often enough to close their tunnels within trust_window.
+    every(revocationSyncInterval(config.trust_window), () => services.revocations.sync(), 'revocation_sync_failed'),
     every(PRUNE_MS, () => prune(services), 'prune_failed'),
   ];
 
