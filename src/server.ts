@@ -46,7 +46,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   ];
 
   // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
-  const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
+  const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout, services) : undefined;
   const server = createServer(createApp(services, upstream));
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
