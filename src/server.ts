@@ -2,7 +2,6 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
 import { revocationSyncInterval } from './auth/revocations.js';
 import { KEY_RELOAD_MS } from './auth/tokens.js';
@@ -56,12 +55,10 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const upgraded = new Set<Duplex>();
-  server.on('upgrade', (_req, socket: Duplex) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-  });
-  if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
+  // Proxy mode only. Without an 'upgrade' listener node:http answers an upgrade request like any
+  // other, as forward-auth must: Caddy's forward_auth sends its check with Connection: Upgrade.
+  const websockets = config.upstream ? (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream) : undefined;
+  if (websockets) server.on('upgrade', websockets.upgrade);
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
@@ -73,8 +70,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     managementAddress,
     async close() {
       timers.forEach(clearInterval);
-      // Websockets are not requests in flight: they would hold shutdown open for ever. Clients reconnect.
-      upgraded.forEach((socket) => socket.destroy());
+      websockets?.closeAll();
       // A keep-alive connection goes idle once its request is answered: close it then, not after keepAliveTimeout.
       const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
       // Requests still running after the deadline are cut off rather than keeping the process alive.

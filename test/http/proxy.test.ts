@@ -7,6 +7,7 @@ import { fixedClock } from '../../src/clock.js';
 import { createLogger } from '../../src/log.js';
 import { startGatehouse } from '../../src/server.js';
 import { cookiesOf, rawRequest, registerUser, startTestGatehouse, tempDir, testConfig, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { freePort } from '../helpers/proxies.js';
 import { rawConnection, requestHead } from '../helpers/raw-socket.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
 
@@ -278,6 +279,16 @@ describe('an upstream failure', () => {
       await expect((async () => { for (;;) if ((await reader.read()).done) return; })()).rejects.toThrow();
       await vi.waitFor(async () => expect(await series('gatehouse_upstream_errors_total{reason="upstream_unreachable"}')).toBe(1));
       expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'upstream_unreachable', cause: expect.any(String) })]);
+    });
+  });
+
+  it('refuses a WebSocket with 502 while the upstream is down, logged and counted', async () => {
+    await withLoggedGatehouse(`http://127.0.0.1:${await freePort()}`, async ({ url, lines, series }) => {
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/live`, { headers: { cookie: sessionCookie(user) } });
+      const status = await new Promise<number>((resolve, reject) => socket.once('unexpected-response', (_req, res) => resolve(res.statusCode!)).once('error', reject));
+      expect(status).toBe(502);
+      expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'websocket_failed', cause: expect.stringContaining('ECONNREFUSED') })]);
+      expect(await series('gatehouse_upstream_errors_total{reason="websocket_failed"}')).toBe(1);
     });
   });
 });
