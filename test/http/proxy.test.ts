@@ -312,6 +312,18 @@ describe('Expect: 100-continue', () => {
       connection.close();
     }
   });
+
+  it('refuses any other expectation with 417, and the upstream never sees the request', async () => {
+    const connection = await rawConnection(gate.url);
+    try {
+      const before = upstream.seen.length;
+      connection.write(requestHead('POST', '/upload', { host: new URL(gate.url).host, cookie: sessionCookie(user), 'content-length': '5', expect: 'teapot' }));
+      expect(await connection.readUntil(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 417 /);
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      connection.close();
+    }
+  });
 });
 
 describe('transparent refresh', () => {

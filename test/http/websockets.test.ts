@@ -49,6 +49,21 @@ describe('a forward-auth check that carries Connection: Upgrade (Caddy copies it
     // An answer, never a switch of protocol: forward-auth has nothing to tunnel to.
     expect(answer).not.toMatch(/^HTTP\/1\.1 101/);
   });
+
+  it('keeps the connection serving checks after answering one with an upgrade (Caddy reuses it)', async () => {
+    const connection = await rawConnection(gate.url);
+    try {
+      const headers = { host: new URL(gate.url).host, ...STYLES['Caddy/Traefik'], authorization: `Bearer ${user.access_token}` };
+      // One after the other, as a client must: a request sent behind an upgrade could be the new protocol's.
+      connection.write(requestHead('GET', '/_auth/verify', { ...headers, ...UPGRADE }));
+      await connection.readUntil(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\n/);
+      connection.write(requestHead('GET', '/_auth/verify', headers));
+      const answers = await connection.readUntil(/^HTTP\/1\.1 200 [\s\S]*\r\n\r\nHTTP\/1\.1 200 [\s\S]*\r\n\r\n/);
+      expect(answers.match(/^HTTP\/1\.1 /gm)).toHaveLength(2);
+    } finally {
+      connection.close();
+    }
+  });
 });
 
 interface Tunnel {
