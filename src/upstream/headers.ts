@@ -46,8 +46,8 @@ export class UpstreamError extends Error {
 
 /**
  * Why an exchange with the upstream failed, for the log: the error's code and
- * message (`ECONNREFUSED connect ECONNREFUSED 127.0.0.1:8080`) and those of its
- * causes. Never a header or a body.
+ * message (`UND_ERR_SOCKET other side closed`, `connect ECONNREFUSED 127.0.0.1:8080`)
+ * and those of its causes. Never a header or a body.
  */
 export function failureCause(error: unknown, depth = 0): string {
   if (!(error instanceof Error)) return String(error);
