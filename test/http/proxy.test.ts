@@ -259,7 +259,7 @@ describe('an upstream failure', () => {
     });
   });
 
-  it('answers 502 to an upload whose body the upstream never took, instead of hanging up', async () => {
+  it('answers an upload the upstream hangs up on with 502, not a cut connection', async () => {
     await withLoggedGatehouse(upstream.url, async ({ url, lines, series }) => {
       const res = await fetch(`${url}/reset`, { method: 'POST', headers: { cookie: sessionCookie(user), 'content-type': 'text/plain' }, body: 'hello' });
       expect(res.status).toBe(502);
@@ -276,7 +276,10 @@ describe('an upstream failure', () => {
       const reader = res.body!.getReader();
       await reader.read();
       await breaking.close();
-      await expect((async () => { for (;;) if ((await reader.read()).done) return; })()).rejects.toThrow();
+      const readToEnd = async () => {
+        for (;;) if ((await reader.read()).done) return;
+      };
+      await expect(readToEnd()).rejects.toThrow();
       await vi.waitFor(async () => expect(await series('gatehouse_upstream_errors_total{reason="upstream_unreachable"}')).toBe(1));
       expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'upstream_unreachable', cause: expect.any(String) })]);
     });
@@ -285,7 +288,14 @@ describe('an upstream failure', () => {
   it('refuses a WebSocket with 502 while the upstream is down, logged and counted', async () => {
     await withLoggedGatehouse(`http://127.0.0.1:${await freePort()}`, async ({ url, lines, series }) => {
       const socket = new WebSocket(`${url.replace('http', 'ws')}/live`, { headers: { cookie: sessionCookie(user) } });
-      const status = await new Promise<number>((resolve, reject) => socket.once('unexpected-response', (_req, res) => resolve(res.statusCode!)).once('error', reject));
+      const status = await new Promise<number>((resolve, reject) =>
+        socket
+          .once('unexpected-response', (req, res) => {
+            req.destroy();
+            resolve(res.statusCode!);
+          })
+          .once('error', reject),
+      );
       expect(status).toBe(502);
       expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'websocket_failed', cause: expect.stringContaining('ECONNREFUSED') })]);
       expect(await series('gatehouse_upstream_errors_total{reason="websocket_failed"}')).toBe(1);
@@ -299,10 +309,10 @@ describe('Expect: 100-continue', () => {
     const connection = await rawConnection(gate.url);
     try {
       const headers = { host: new URL(gate.url).host, cookie: sessionCookie(user), 'content-type': 'text/plain', 'content-length': String(body.length), expect: '100-continue' };
+      const upstreamSaw = upstream.nextRequest();
       connection.write(requestHead('POST', '/upload', headers));
       // The client waits for the 100 before it sends a byte of the body.
       expect(await connection.readUntil(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
-      const upstreamSaw = upstream.nextRequest();
       connection.write(body);
       const answer = await connection.readUntil(/\r\n\r\n.*\}$/s);
       expect(answer).toMatch(/\r\n\r\nHTTP\/1\.1 200 /);

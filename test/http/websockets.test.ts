@@ -95,7 +95,10 @@ const closesWithin = (tunnel: Tunnel, ms: number) => within(tunnel.closed, ms);
 function refusedWith(gate: TestGatehouse, accessToken: string): Promise<number> {
   const socket = new WebSocket(wsUrl(gate), { headers: { authorization: `Bearer ${accessToken}` } });
   return new Promise((resolve, reject) => {
-    socket.once('unexpected-response', (_req, res) => resolve(res.statusCode!));
+    socket.once('unexpected-response', (req, res) => {
+      req.destroy();
+      resolve(res.statusCode!);
+    });
     socket.once('open', () => reject(new Error('the handshake succeeded')));
     socket.once('error', reject);
   });
