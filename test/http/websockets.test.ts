@@ -169,13 +169,11 @@ describe('a WebSocket in proxy mode', () => {
 
   it('closes the upstream side of a closed tunnel too', async () => {
     const user = await registerUser(gate);
+    const earlier = new Set(upstream.webSockets());
     const tunnel = await openTunnel(gate, user.access_token);
-    const upstreamSide = await vi.waitFor(() => {
-      const found = [...upstream.webSockets()].find((socket) => socket.readyState === WebSocket.OPEN);
-      expect(found).toBeDefined();
-      return found!;
-    });
-    const upstreamClosed = new Promise((resolve) => upstreamSide.once('close', resolve));
+    const [upstreamSide] = [...upstream.webSockets()].filter((socket) => !earlier.has(socket));
+    expect(upstreamSide?.readyState).toBe(WebSocket.OPEN);
+    const upstreamClosed = new Promise((resolve) => upstreamSide!.once('close', resolve));
     await postJson(`${gate.url}/_auth/logout`, { all: true }, { authorization: `Bearer ${user.access_token}` });
     expect(await closesWithin(tunnel, AT_ONCE_MS)).toBe(true);
     expect(await within(upstreamClosed, AT_ONCE_MS)).toBe(true);
