@@ -23,20 +23,18 @@ export async function rawConnection(url: string): Promise<RawConnection> {
     write: (text) => void socket.write(text, 'latin1'),
     readUntil(pattern, timeoutMs = 3_000) {
       return new Promise((resolve, reject) => {
-        const check = () => {
-          if (!pattern.test(received)) return false;
-          done();
-          resolve(received);
-          return true;
-        };
-        const closed = () => check() || (done(), reject(new Error(`closed before ${pattern}; received: ${JSON.stringify(received)}`)));
-        const timer = setTimeout(() => (done(), reject(new Error(`nothing matching ${pattern} within ${timeoutMs} ms; received: ${JSON.stringify(received)}`))), timeoutMs);
-        const done = () => {
+        const finish = (error?: Error) => {
           clearTimeout(timer);
-          socket.off('data', check).off('close', closed);
+          socket.off('data', onData).off('close', onClose);
+          if (error) reject(error);
+          else resolve(received);
         };
-        if (check()) return;
-        socket.on('data', check).once('close', closed);
+        const failure = (why: string) => new Error(`${why}: nothing matched ${pattern}; received ${JSON.stringify(received)}`);
+        const onData = () => pattern.test(received) && finish();
+        const onClose = () => finish(pattern.test(received) ? undefined : failure('closed'));
+        const timer = setTimeout(() => finish(failure(`${timeoutMs} ms passed`)), timeoutMs);
+        if (pattern.test(received)) return finish();
+        socket.on('data', onData).once('close', onClose);
       });
     },
     close: () => void socket.destroy(),
