@@ -54,12 +54,5 @@ export async function requireUser(scope: Scope): Promise<{ user: User; sessionId
 
 /** The current password again; wrong guesses count towards bans like failed sign-ins. */
 export async function reauthenticate(scope: Scope, user: User, password: string | undefined): Promise<void> {
-  const { services } = scope;
-  const address = clientAddress(scope.req, services.trusted);
-  const banned = await services.throttle.isBanned(user.id, address);
-  const matches = await services.passwords.verify(user.passwordHash, password ?? '');
-  if (banned || !password || !matches) {
-    if (!banned) await services.throttle.failed(user.id, address);
-    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
-  }
+  await scope.services.accounts.confirmPassword(user, password, clientAddress(scope.req, scope.services.trusted));
 }
