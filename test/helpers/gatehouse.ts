@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock, type Clock } from '../../src/clock.js';
 import { validateConfig, type Config, type RawSettings } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
 
 export type Settings = Record<string, unknown>;
@@ -35,11 +35,11 @@ export interface TestGatehouse extends RunningGatehouse {
   dir: string;
 }
 
-/** A gatehouse with a clock that moves only when the test says so. */
-export async function startTestGatehouse(settings: Settings = {}): Promise<TestGatehouse> {
+/** A gatehouse with a clock that moves only when the test says so; silent unless given a log. */
+export async function startTestGatehouse(settings: Settings = {}, { log = silentLogger }: { log?: Logger } = {}): Promise<TestGatehouse> {
   const dir = tempDir();
   const clock = fixedClock(Date.now());
-  const running = await startGatehouse(testConfig(settings, dir), { clock, log: silentLogger });
+  const running = await startGatehouse(testConfig(settings, dir), { clock, log });
   return {
     ...running,
     url: `http://${running.address}`,
