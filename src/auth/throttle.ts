@@ -118,7 +118,8 @@ export class Throttle {
   /** A sliding-window limit on anything else (mails per account, requests per address); counted before it is judged. */
   async allow(kind: string, key: string, limit: number, windowMs: number): Promise<boolean> {
     const now = this.clock.now();
-    return (await this.store.takeEvent(kind, key, { now, since: now - windowMs, max: limit })) !== undefined;
+    // The window is (now - windowMs, now]: after windowMs (the Retry-After), an event no longer counts.
+    return (await this.store.takeEvent(kind, key, { now, since: now - windowMs + 1, max: limit })) !== undefined;
   }
 
   /** One request against a per-address limit: 0 when allowed, else the seconds after which it will be. */

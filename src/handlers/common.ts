@@ -1,10 +1,11 @@
 /** Pieces several handlers share. */
 import { authenticate } from '../auth/authenticate.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { forbidden, unauthorized } from '../errors.js';
+import { forbidden, HttpError, unauthorized } from '../errors.js';
 import type { User } from '../store/types.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { safeRedirect } from '../auth/redirects.js';
+import type { ADDRESS_LIMITS } from '../auth/throttle.js';
 import type { Scope } from '../scope.js';
 
 /** The JSON answer of login, registration and refresh (SPEC section 4). */
@@ -55,4 +56,16 @@ export async function requireUser(scope: Scope): Promise<{ user: User; sessionId
 /** The current password again; wrong guesses count towards bans like failed sign-ins. */
 export async function reauthenticate(scope: Scope, user: User, password: string | undefined): Promise<void> {
   await scope.services.accounts.confirmPassword(user, password, clientAddress(scope.req, scope.services.trusted));
+}
+
+/**
+ * One request against a per-address limit on an endpoint anyone may call that writes
+ * to the database (SPEC section 7): beyond it, 429 with Retry-After.
+ */
+export async function limitAddress(scope: Scope, kind: keyof typeof ADDRESS_LIMITS): Promise<void> {
+  const { throttle, trusted } = scope.services;
+  const retryAfter = await throttle.limitAddress(kind, clientAddress(scope.req, trusted));
+  if (retryAfter === 0) return;
+  scope.res.setHeader('retry-after', String(retryAfter));
+  throw new HttpError(429, 'too_many_requests', 'Too many requests from this address; try again later.');
 }

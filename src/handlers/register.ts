@@ -4,7 +4,7 @@ import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
 import { messagePage, registerPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { renderForm, renderPage, type Scope } from '../scope.js';
-import { echo, returnUrl, tokenBody } from './common.js';
+import { echo, limitAddress, returnUrl, tokenBody } from './common.js';
 import { sendVerification } from './mail-links.js';
 
 const closed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
@@ -25,6 +25,7 @@ export async function register(scope: Scope): Promise<void> {
   try {
     if (config.registration !== 'open') throw closed();
     if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
+    await limitAddress(scope, 'registration');
     const user = await accounts.register({
       username: stringField(fields, 'username', { required: true, max: 256 }),
       email: stringField(fields, 'email', { max: 320 }),
