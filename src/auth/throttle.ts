@@ -96,17 +96,19 @@ export class Throttle {
     for (const { key, id } of attempt) await this.store.dropEvent(FAILURE, key, id);
   }
 
-  /** The guess was wrong: its slots stay taken, and a key whose slots are all taken is banned. */
+  /**
+   * The guess was wrong: its slots stay taken, and a key whose slots are all taken is
+   * banned. The failures stay too: with a ban_time shorter than find_time, the key
+   * stays refused until they leave the window, or more than max_retries guesses
+   * would be checked within it.
+   */
   async failed(attempt: Attempt): Promise<void> {
     const now = this.clock.now();
     for (const { key } of attempt) {
       const failures = await this.store.countEvents(FAILURE, key, now - this.config.find_time);
-      if (failures >= this.config.max_retries) {
-        // The ban first: takeEvent refuses a banned key, so clearing the events after it opens no gap.
-        await this.store.ban(key, now + this.config.ban_time);
-        await this.store.clearEvents(FAILURE, key);
-        this.log.warn('ban', { key, until: new Date(now + this.config.ban_time).toISOString(), audit: true });
-      }
+      if (failures < this.config.max_retries || (await this.store.bannedUntil(key, now)) !== undefined) continue;
+      await this.store.ban(key, now + this.config.ban_time);
+      this.log.warn('ban', { key, until: new Date(now + this.config.ban_time).toISOString(), audit: true });
     }
   }
 

@@ -67,6 +67,22 @@ describe('bans after repeated failures', () => {
     expect((await login(user.username, PASSWORD, newClient())).status).toBe(200);
   });
 
+  it('keeps refusing after a ban shorter than find_time ends, until the failures leave the window', async () => {
+    const short = await startTestGatehouse({ max_retries: 3, find_time: '10m', ban_time: '1m' });
+    try {
+      const user = await registerUser(short);
+      const attempt = (password: string) => postJson(`${short.url}/_auth/login`, { username: user.username, password }, { 'x-forwarded-for': newClient() });
+      for (let i = 0; i < 3; i++) expect((await attempt(`wrong password ${i}`)).status).toBe(401);
+      short.clock.advance(MIN + 1_000);
+      expect((await attempt('wrong password 4')).status).toBe(401);
+      expect((await attempt(PASSWORD)).status).toBe(401);
+      short.clock.advance(9 * MIN);
+      expect((await attempt(PASSWORD)).status).toBe(200);
+    } finally {
+      await short.close();
+    }
+  });
+
   it('bans a client address that fails against several accounts, for every account, but not the accounts themselves', async () => {
     const accounts = [await registerUser(gate), await registerUser(gate), await registerUser(gate)];
     const attacker = newClient();
