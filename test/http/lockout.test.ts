@@ -21,9 +21,16 @@ import { freePort } from '../helpers/smtp.js';
 const MIN = 60_000;
 const BAN = { max_retries: 3, find_time: '2m', ban_time: '5m' };
 
-let lastOctet = 0;
-/** A client address of its own: the right-most X-Forwarded-For entry that is not a trusted proxy. */
-const newClient = () => `198.51.100.${++lastOctet}`;
+let clients = 0;
+/**
+ * A client address of its own: the right-most X-Forwarded-For entry that is not a
+ * trusted proxy. Hundreds are needed, so from 10.0.0.0/8 (an invalid entry would
+ * silently make the client 127.0.0.1 for all of them).
+ */
+const newClient = () => {
+  const n = ++clients;
+  return `10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+};
 
 describe('bans after repeated failures', () => {
   let gate: TestGatehouse;
