@@ -1,41 +1,46 @@
-/** The node:http handler: parse the target, find the route, check the origin, run the handler, answer errors. */
-import { randomBytes } from 'node:crypto';
+/**
+ * The node:http handler. Every request takes the same steps, in this order:
+ * read the target → find the route (the proxy takes everything outside /_auth/)
+ * → same-origin check for methods that change state → the route's own `before`
+ * steps → its handler → one answer, or one error answer.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isNavigation } from './auth/gate.js';
 import { judgedPath } from './auth/paths.js';
-import { badRequest, forbidden, HttpError, notFound } from './errors.js';
+import { fail, HttpError } from './errors.js';
 import { proxyHandler } from './handlers/proxy.js';
-import { sendError, sendHtml, sendJson } from './http.js';
 import { messagePage } from './pages.js';
-import { createRouter } from './routes.js';
-import type { Handler, Scope } from './scope.js';
+import { createRouter, type Route } from './routes.js';
+import { Scope } from './scope.js';
 import type { Services } from './services.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** After a 413, how much of the rest of the body is read (and dropped) so the client sees the answer. */
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+const DRAIN_MS = 10_000;
 
 export function createApp(services: Services, upstream?: Upstream): (req: IncomingMessage, res: ServerResponse) => void {
-  const proxy = upstream && proxyHandler(upstream);
+  const proxy: Route | undefined = upstream && { method: 'GET', path: '', handler: proxyHandler(upstream) };
   const router = createRouter();
   const publicOrigin = new URL(services.config.public_url).origin;
 
-  /** The handler for a request, and the route name its metrics are counted under. */
-  function route(req: IncomingMessage, res: ServerResponse, path: string): [string, Handler] {
-    if (proxy && !path.startsWith('/_auth/')) return ['proxy', proxy];
+  /** The route for a request; 400/404/405/403 when there is none it may take. */
+  function route(scope: Scope): Route {
+    const { req, path } = scope;
+    if (proxy && !path.startsWith('/_auth/')) return proxy;
     // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
-    if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw badRequest('ambiguous_path', 'The path is not in canonical form.');
+    if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw fail('ambiguous_path');
     const found = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
     if (!found) {
       const methods = router.allowedMethods(path);
-      if (!methods) throw notFound();
-      res.setHeader('allow', methods);
-      throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here.`);
+      if (!methods) throw fail('not_found');
+      scope.setHeader('allow', methods);
+      throw fail('method_not_allowed', `${req.method} is not allowed here.`);
     }
-    if (UNSAFE_METHODS.has(found.method) && !sameOrigin(req, publicOrigin)) {
-      throw forbidden('origin_forbidden', 'This request came from another site.');
-    }
-    return [found.path, found.handler];
+    if (UNSAFE_METHODS.has(found.method) && !sameOrigin(req, publicOrigin)) throw fail('origin_forbidden');
+    return found;
   }
 
   return (req, res) => {
@@ -43,16 +48,17 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
     let routeName = 'unmatched';
     // Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count.
     const finished = () => services.metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000);
+    const scope = scopeOf(req, res, services);
     const failed = (error: unknown) => {
-      answerError(res, error, services);
+      answerError(scope, error);
       finished();
     };
     try {
-      const scope = scopeOf(req, res, services);
-      const [name, handler] = route(req, res, scope.path);
-      routeName = name;
+      if (scope.path === '') throw fail('invalid_target');
+      const found = route(scope);
+      routeName = found.path || 'proxy';
       // Handlers answer synchronously when they can (a verified token needs no I/O): no promise on that path.
-      const pending = handler(scope);
+      const pending = found.before ? runSteps(scope, found) : found.handler(scope);
       if (pending) pending.then(finished, failed);
       else finished();
     } catch (error) {
@@ -61,44 +67,28 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
   };
 }
 
-const malformed = () => badRequest('invalid_target', 'The request URL is malformed.');
-
-/** Only origin-form targets with well-formed percent-encoding (UTF-8 included); everything else is 400, not a guess. */
-function scopeOf(req: IncomingMessage, res: ServerResponse, services: Services): Scope {
-  const target = req.url ?? '';
-  if (!target.startsWith('/')) throw malformed();
-  const at = target.indexOf('?');
-  const path = at === -1 ? target : target.slice(0, at);
-  if (target.includes('%')) {
-    if (/%(?![0-9A-Fa-f]{2})/.test(target)) throw malformed();
-    try {
-      decodeURIComponent(path);
-    } catch {
-      throw malformed();
-    }
-  }
-  return new RequestScope(req, res, services, path, at === -1 ? '' : target.slice(at), target);
+async function runSteps(scope: Scope, route: Route): Promise<void> {
+  for (const step of route.before!) await step(scope);
+  await route.handler(scope);
 }
 
-class RequestScope implements Scope {
-  #url: URL | undefined;
+/** The target split into path and query; the path is '' unless it is origin-form with well-formed percent-encoding (UTF-8 included). */
+function scopeOf(req: IncomingMessage, res: ServerResponse, services: Services): Scope {
+  const target = req.url ?? '';
+  const at = target.indexOf('?');
+  let path = at === -1 ? target : target.slice(0, at);
+  if (!path.startsWith('/')) path = '';
+  else if (target.includes('%') && !wellEncoded(target, path)) path = '';
+  return new Scope(req, res, services, path, at === -1 ? '' : target.slice(at), target);
+}
 
-  constructor(
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    readonly services: Services,
-    readonly path: string,
-    readonly query: string,
-    private readonly target: string,
-  ) {}
-
-  get url(): URL {
-    try {
-      // Concatenated, not resolved: a target of //host/path is a path here, never another host.
-      return (this.#url ??= new URL(`http://gatehouse.invalid${this.target}`));
-    } catch {
-      throw malformed();
-    }
+function wellEncoded(target: string, path: string): boolean {
+  if (/%(?![0-9A-Fa-f]{2})/.test(target)) return false;
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -116,7 +106,8 @@ function sameOrigin(req: IncomingMessage, publicOrigin: string): boolean {
   }
 }
 
-function answerError(res: ServerResponse, error: unknown, services: Services): void {
+function answerError(scope: Scope, error: unknown): void {
+  const { res, services } = scope;
   if (error instanceof UpstreamError) {
     services.metrics.upstreamErrors.inc({ reason: error.code });
     services.log.warn('upstream_error', { reason: error.code });
@@ -124,20 +115,33 @@ function answerError(res: ServerResponse, error: unknown, services: Services): v
     services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
   }
   if (res.headersSent) return void res.destroy();
-  if (error instanceof HttpError) {
-    if (error.status === 413) res.setHeader('connection', 'close');
-    return sendError(res, error);
-  }
-  if (error instanceof UpstreamError) return sendUpstreamError(res, error);
-  sendJson(res, 500, { error: 'internal_error', message: 'Something went wrong on our side.' });
+  if (error instanceof UpstreamError) return answerUpstreamError(scope, error);
+  if (!(error instanceof HttpError)) return scope.error(fail('internal_error'));
+  if (error.status === 413) drainRest(scope);
+  scope.error(error);
+}
+
+/**
+ * A client still sending a body it was refused would see its connection reset
+ * before reading the 413 (closing a socket with unread data sends a reset): read
+ * and drop the rest of the body, up to a bound of bytes and time, then close.
+ */
+function drainRest({ req }: Scope): void {
+  if (req.complete) return;
+  let drained = 0;
+  const stop = () => req.socket.destroy();
+  const deadline = setTimeout(stop, DRAIN_MS).unref();
+  req.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT) stop();
+  });
+  req.once('end', () => clearTimeout(deadline));
+  req.resume();
 }
 
 /** 502/504: a page for browsers, JSON for everything else. */
-function sendUpstreamError(res: ServerResponse, error: UpstreamError): void {
-  const message = error.status === 504 ? 'The application did not answer in time.' : 'The application could not be reached.';
-  if (isNavigation(res.req.headers)) {
-    const nonce = randomBytes(16).toString('base64');
-    return sendHtml(res, error.status, messagePage({ nonce, title: 'Application unavailable', message }), nonce);
-  }
-  sendJson(res, error.status, { error: error.code, message });
+function answerUpstreamError(scope: Scope, error: UpstreamError): void {
+  const failure = fail(error.code);
+  if (!isNavigation(scope.req.headers)) return scope.error(failure);
+  scope.page(failure.status, (nonce) => messagePage({ nonce, title: 'Application unavailable', message: failure.message }));
 }

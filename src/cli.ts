@@ -46,17 +46,19 @@ async function main(argv: string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const { email, user, admin, help: _help, ...configFlags } = values;
-  const { config, errors } = loadConfig({
+  const { config, errors, warnings } = loadConfig({
     flags: configFlags as Record<string, string>,
     env: process.env,
     readFile: (path) => readFileSync(path, 'utf8'),
   });
+  const command = positionals.join(' ');
+  // A server's warnings go where its operators read: its JSON log. Everything else talks on stderr.
+  if (config && command === 'serve') return serve(config, warnings);
+  for (const line of warnings) console.error(`gatehouse: warning: ${line}`);
   if (!config) {
     for (const line of errors) console.error(`gatehouse: ${line}`);
     return 2;
   }
-  const command = positionals.join(' ');
-  if (command === 'serve') return serve(config);
   if (command === 'config check') {
     process.stdout.write(toYaml(redactedConfig(config)));
     return 0;
@@ -69,8 +71,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(config: Config): Promise<number> {
+async function serve(config: Config, warnings: string[]): Promise<number> {
   const log = createLogger(config.log_level);
+  for (const message of warnings) log.warn('config_warning', { message });
   // Listened for before the ports open: a SIGTERM right after "listening" must drain, not kill.
   const stopRequested = new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
@@ -101,7 +104,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   const findUser = async (username: string | undefined) => {
     if (!username) throw new UsageError(`${task} needs a user name`);
     const found = await store.findUserByLogin(username);
-    if (!found) throw new HttpError(404, 'user_not_found', `no user named ${username}`);
+    if (!found) throw new HttpError('user_not_found', `no user named ${username}`);
     return found;
   };
   switch (task) {

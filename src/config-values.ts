@@ -108,6 +108,13 @@ export const hostName: Parser<string> = (value) => {
   return name;
 };
 
+/** A host name with an optional port (`app.example.com:8443`): where `rd` may lead (SPEC section 5). */
+export const hostNameWithPort: Parser<string> = (value) => {
+  const [, name = '', port] = /^(.*?)(?::(\d{1,5}))?$/.exec(text(value).trim())!;
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) throw new Invalid('a host name with an optional port such as app.example.com:8443');
+  return port === undefined ? hostName(name) : `${hostName(name)}:${Number(port)}`;
+};
+
 export const domainName: Parser<string> = (value) => {
   const name = hostName(value);
   if (name.startsWith('*.')) throw new Invalid('a domain name such as example.com (no wildcard)');

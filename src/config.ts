@@ -14,7 +14,7 @@ import {
   databaseUrl,
   domainName,
   headerPattern,
-  hostName,
+  hostNameWithPort,
   Invalid,
   list,
   listen,
@@ -54,6 +54,7 @@ export interface Config {
   cookie_domain?: string;
   cookie_secure: boolean;
   registration: 'open' | 'closed';
+  registration_domains: string[];
   refresh_grace: number;
   public_paths: string[];
   access_rules: AccessRule[];
@@ -80,6 +81,7 @@ interface Setting {
 }
 
 const LOOPBACK = ['127.0.0.0/8', '::1/128'];
+const DEFAULT_REFRESH_GRACE_MS = 10_000;
 
 export const SETTINGS: Record<keyof Config, Setting> = {
   listen: { parse: listen, default: '0.0.0.0:4180' },
@@ -97,11 +99,13 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   session_lifetime: { parse: positiveDuration, default: '30d' },
   cookie_domain: { parse: domainName },
   cookie_secure: { parse: boolean },
-  registration: { parse: oneOf('open', 'closed'), default: 'open' },
-  refresh_grace: { parse: parseDuration, default: '10s' },
+  registration: { parse: oneOf('open', 'closed'), default: 'closed' },
+  registration_domains: { parse: list(domainName), default: [] },
+  // No fixed default: it is the shorter of 10s and trust_window (validateConfig).
+  refresh_grace: { parse: parseDuration },
   public_paths: { parse: list(pathPrefix), default: [] },
   access_rules: { parse: accessRules, default: [], yamlOnly: true },
-  redirect_hosts: { parse: list(hostName), default: [] },
+  redirect_hosts: { parse: list(hostNameWithPort), default: [] },
   trusted_proxies: { parse: list(cidr), default: LOOPBACK },
   identity_headers: { parse: oneOf('x-auth', 'remote'), default: 'x-auth' },
   strip_headers: { parse: list(headerPattern), default: MIGRATION_HEADERS },
@@ -116,7 +120,47 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   password_pepper: { parse: text, secret: true },
 };
 
-export const envName = (setting: string) => `GATEHOUSE_${setting.toUpperCase()}`;
+const PREFIX = 'GATEHOUSE_';
+export const envName = (setting: string) => `${PREFIX}${setting.toUpperCase()}`;
+
+/** Variables gatehouse reads besides the settings: the file to load, and node's flags (bin/gatehouse). */
+const OTHER_VARIABLES = ['GATEHOUSE_CONFIG', 'GATEHOUSE_NODE_FLAGS'];
+
+/**
+ * What Kubernetes injects for a Service named gatehouse (or gatehouse-*): GATEHOUSE_SERVICE_HOST,
+ * GATEHOUSE_SERVICE_PORT[_NAME], GATEHOUSE_PORT_4180_TCP[_PROTO|_PORT|_ADDR], and GATEHOUSE_PORT
+ * itself, whose value is tcp://address:port. Never a misspelt setting, so never warned about.
+ */
+const SERVICE_LINK = /^GATEHOUSE_(\w+_)?(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)$/;
+const SERVICE_LINK_PORT = /^GATEHOUSE_(\w+_)?PORT$/;
+const SERVICE_LINK_ADDRESS = /^(tcp|udp|sctp):\/\/\S+:\d+$/;
+
+const isServiceLink = (name: string, value: string | undefined) =>
+  SERVICE_LINK.test(name) || (SERVICE_LINK_PORT.test(name) && SERVICE_LINK_ADDRESS.test(value ?? ''));
+
+/** Levenshtein distance: how many single-letter edits turn one word into the other. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name closest to `name`, if it is close enough to be a slip of the keyboard. */
+function nearestName(name: string, known: string[]): string | undefined {
+  const word = name.toLowerCase();
+  let best: { name?: string; distance: number } = { distance: Infinity };
+  for (const candidate of known) {
+    const distance = editDistance(word, candidate.toLowerCase());
+    if (distance < best.distance) best = { name: candidate, distance };
+  }
+  return best.distance <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
+}
 
 /** Raw values by setting name, each with where it came from (for error lines). */
 export type RawSettings = Map<string, { value: unknown; source: string }>;
@@ -127,23 +171,20 @@ export interface LoadInput {
   readFile: (path: string) => string;
 }
 
+export interface Loaded {
+  raw: RawSettings;
+  /** Each stops the start. */
+  errors: string[];
+  /** Each is worth saying, but the start goes on. */
+  warnings: string[];
+}
+
 /** Collects raw values from file, environment and flags; does not validate them. */
-export function loadRawSettings({ flags, env, readFile }: LoadInput): { raw: RawSettings; errors: string[] } {
+export function loadRawSettings({ flags, env, readFile }: LoadInput): Loaded {
   const raw: RawSettings = new Map();
   const errors: string[] = [];
   const file = flags['config'] ?? env['GATEHOUSE_CONFIG'];
-  if (file) {
-    try {
-      const doc: unknown = parseYaml(readFile(file)) ?? {};
-      if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the file is not a mapping of settings');
-      for (const [name, value] of Object.entries(doc as object)) {
-        if (Object.hasOwn(SETTINGS, name)) raw.set(name, { value, source: file });
-        else errors.push(`${name}: unknown setting in ${file}; known settings are ${Object.keys(SETTINGS).join(', ')}`);
-      }
-    } catch (error) {
-      errors.push(`config: cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
-    }
-  }
+  if (file) readSettingsFile(file, readFile, raw, errors);
   for (const [name, setting] of Object.entries(SETTINGS)) {
     const value = env[envName(name)];
     if (value === undefined) continue;
@@ -156,7 +197,39 @@ export function loadRawSettings({ flags, env, readFile }: LoadInput): { raw: Raw
     if (Object.hasOwn(SETTINGS, name) && !SETTINGS[name as keyof Config].yamlOnly) raw.set(name, { value, source: `--${flag}` });
     else errors.push(`--${flag}: unknown flag`);
   }
-  return { raw, errors };
+  return { raw, errors, warnings: unknownVariables(env) };
+}
+
+function readSettingsFile(file: string, readFile: LoadInput['readFile'], raw: RawSettings, errors: string[]): void {
+  try {
+    const doc: unknown = parseYaml(readFile(file)) ?? {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('the file is not a mapping of settings');
+    for (const [name, value] of Object.entries(doc as object)) {
+      if (Object.hasOwn(SETTINGS, name)) raw.set(name, { value, source: file });
+      else errors.push(`${file}: ${unknownSetting(name)}`);
+    }
+  } catch (error) {
+    errors.push(`config: cannot read ${file}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+function unknownSetting(name: string): string {
+  const names = Object.keys(SETTINGS);
+  const nearest = nearestName(name, names);
+  return nearest ? `unknown setting \`${name}\`; did you mean \`${nearest}\`?` : `unknown setting \`${name}\`; known settings are ${names.join(', ')}`;
+}
+
+/** A GATEHOUSE_* variable that is no setting is most likely a misspelt one: worth a warning, not a stop. */
+function unknownVariables(env: NodeJS.ProcessEnv): string[] {
+  const known = [...Object.keys(SETTINGS).map(envName), ...OTHER_VARIABLES];
+  // Compared without the common prefix, which would make every name look near.
+  const suffixes = known.map((name) => name.slice(PREFIX.length));
+  return Object.keys(env)
+    .filter((name) => name.startsWith(PREFIX) && !known.includes(name) && !isServiceLink(name, env[name]))
+    .map((name) => {
+      const nearest = nearestName(name.slice(PREFIX.length), suffixes);
+      return `${name} is not a setting and is ignored${nearest ? `; did you mean ${PREFIX}${nearest}?` : ''}`;
+    });
 }
 
 /** Turns raw values into a Config, or lists every problem, one line each. */
@@ -178,6 +251,8 @@ export function validateConfig(raw: RawSettings): { config?: Readonly<Config>; e
   if (errors.length > 0) return { errors };
   const result = config as unknown as Config;
   result.cookie_secure ??= !result.public_url.startsWith('http:');
+  // A shorter trust_window alone must not make the default grace too long to start.
+  result.refresh_grace ??= Math.min(DEFAULT_REFRESH_GRACE_MS, result.trust_window);
   if (result.redirect_hosts.length === 0 && result.cookie_domain) {
     result.redirect_hosts = [result.cookie_domain, `*.${result.cookie_domain}`];
   }
@@ -234,10 +309,35 @@ function redactUrl(value: string): string {
     .replace(/([?&][^=&]*(token|password|secret|key)[^=&]*=)[^&]*/gi, '$1(redacted)');
 }
 
+/** What the start log says (SPEC section 2): where, in which mode, on which database, under which policy. */
+export function startSummary(config: Config, bound: { address: string; management: string }, hasUsers: boolean) {
+  const asUrl = (address: string) => (address.startsWith('unix:') ? address : `http://${address}`);
+  const listening = {
+    url: asUrl(bound.address),
+    management_url: asUrl(bound.management),
+    address: bound.address,
+    management: bound.management,
+    public_url: config.public_url,
+    mode: config.upstream ? `proxy → ${redactUrl(config.upstream)}` : 'forward-auth / endpoints only',
+    database: redactUrl(config.database_url),
+    registration: registrationPolicy(config),
+  };
+  const register = `${config.public_url}/_auth/register`;
+  const firstAccount = hasUsers
+    ? undefined
+    : { url: register, message: `no account exists yet: the first to register at ${register} becomes the administrator (or: gatehouse user add NAME --admin)` };
+  return { listening, firstAccount };
+}
+
+function registrationPolicy({ registration, registration_domains: domains }: Config): string {
+  if (registration === 'closed' || domains.length === 0) return registration;
+  return `open to ${domains.join(', ')} (address confirmation required)`;
+}
+
 /** Loads and validates in one go, for the CLI. */
-export function loadConfig(input: LoadInput): { config?: Readonly<Config>; errors: string[] } {
-  const { raw, errors } = loadRawSettings(input);
+export function loadConfig(input: LoadInput): { config?: Readonly<Config>; errors: string[]; warnings: string[] } {
+  const { raw, errors, warnings } = loadRawSettings(input);
   const validated = validateConfig(raw);
   const all = [...errors, ...validated.errors];
-  return { config: all.length > 0 ? undefined : validated.config, errors: all };
+  return { config: all.length > 0 ? undefined : validated.config, errors: all, warnings };
 }

@@ -1,21 +1,101 @@
 /**
- * An error meant for the client: a stable `code` for tests and programs, an HTTP
- * status, and a message that is safe to show. Anything else that is thrown is a
- * bug, answered as a generic 500 without details.
+ * Every error a client can receive, in one catalogue: a stable `code` for tests
+ * and programs, its HTTP status, and a default message that is safe to show.
+ * Anything else that is thrown is a bug, answered as a generic 500 without details.
  */
+const catalogue = <T extends Record<string, { status: number; message: string }>>(errors: T) => errors;
+
+export const ERRORS = catalogue({
+  // The request itself
+  invalid_target: { status: 400, message: 'The request URL is malformed.' },
+  ambiguous_path: { status: 400, message: 'The path is not in canonical form.' },
+  invalid_encoding: { status: 400, message: 'The body is not valid UTF-8.' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON.' },
+  missing_field: { status: 400, message: 'A required field is missing.' },
+  invalid_field: { status: 400, message: 'A field has the wrong type or length.' },
+  invalid_input: { status: 400, message: 'The input is not valid.' },
+  not_found: { status: 404, message: 'There is nothing at this address.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
+  body_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'Send application/json or application/x-www-form-urlencoded.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  too_many_requests: { status: 429, message: 'Too many requests from this address; try again later.' },
+  origin_forbidden: { status: 403, message: 'This request came from another site.' },
+  csrf_failed: { status: 403, message: 'This form has expired. Please try again.' },
+
+  // Forward-auth: the original request behind a verify call
+  missing_forwarded_request: { status: 400, message: 'A verify call needs X-Forwarded-Uri or X-Original-URL.' },
+  conflicting_forwarded_headers: { status: 400, message: 'Send X-Forwarded-* or X-Original-*, not both.' },
+  duplicate_forwarded_header: { status: 400, message: 'A forwarding header was sent more than once.' },
+  missing_original_method: { status: 400, message: 'X-Original-URL needs X-Original-Method beside it.' },
+  invalid_original_url: { status: 400, message: 'X-Original-URL must be an absolute http(s) URL.' },
+  invalid_forwarded_method: { status: 400, message: 'The forwarded method is not valid.' },
+  invalid_forwarded_proto: { status: 400, message: 'The forwarded scheme must be http or https.' },
+  invalid_forwarded_host: { status: 400, message: 'The forwarded host is not valid.' },
+  missing_forwarded_method: { status: 400, message: 'X-Forwarded-Uri needs X-Forwarded-Method beside it.' },
+  invalid_forwarded_uri: { status: 400, message: 'The forwarded URI is not valid.' },
+  untrusted_proxy: { status: 403, message: 'Forwarded headers from this address are not trusted; add it to trusted_proxies.' },
+
+  // The gate
+  invalid_host: { status: 400, message: 'The Host header must be a name, or a name and a port.' },
+  invalid_method_override: { status: 400, message: 'A method-override header must name exactly one method.' },
+  duplicate_method_override: { status: 400, message: 'Send at most one method-override header.' },
+  unauthenticated: { status: 401, message: 'Sign in first.' },
+  forbidden: { status: 403, message: 'Your account may not open this page.' },
+  upstream_unreachable: { status: 502, message: 'The application could not be reached.' },
+  upstream_timeout: { status: 504, message: 'The application did not answer in time.' },
+
+  // Sign-in, sessions and registration
+  invalid_credentials: { status: 401, message: 'The username or password is wrong.' },
+  email_not_verified: { status: 403, message: 'Please confirm your email address first; we sent you a link.' },
+  refresh_token_missing: { status: 401, message: 'Send a refresh_token, or the refresh cookie.' },
+  refresh_token_invalid: { status: 401, message: 'The session has ended; please sign in again.' },
+  email_required: { status: 400, message: 'Registration here needs your email address.' },
+  registration_domain_not_allowed: { status: 403, message: 'Registration here is open only to addresses of certain domains.' },
+  registration_closed: { status: 403, message: 'Registration is closed; ask an administrator for an account.' },
+  username_taken: { status: 409, message: 'That username is already taken.' },
+  email_taken: { status: 409, message: 'That email is already taken.' },
+  breached_password: { status: 400, message: 'This password appears in known data breaches; please choose another.' },
+
+  // Second factors and passkeys
+  invalid_code: { status: 401, message: 'That code is wrong, used already, or the sign-in has expired.' },
+  invalid_mfa_token: { status: 400, message: 'The sign-in has expired; please start again.' },
+  totp_already_enabled: { status: 400, message: 'TOTP is already on; turn it off first to enrol again.' },
+  totp_not_enrolling: { status: 400, message: 'Start enrolment first.' },
+  totp_code_wrong: { status: 400, message: 'That code is not right; check the time on your device.' },
+  passkey_refused: { status: 401, message: 'The passkey could not be verified.' },
+  user_verification_required: { status: 401, message: 'This passkey did not verify you (PIN or biometrics); sign in with your password first.' },
+  credential_taken: { status: 409, message: 'This passkey is registered already.' },
+
+  // The account
+  reauthentication_failed: { status: 401, message: 'The current password is wrong.' },
+  reauthentication_required: { status: 403, message: 'Please sign in again first.' },
+  invalid_token: { status: 400, message: 'This link is invalid, expired or already used.' },
+
+  // Administration (CLI)
+  user_not_found: { status: 404, message: 'There is no such user.' },
+});
+
+export type ErrorCode = keyof typeof ERRORS;
+
 export class HttpError extends Error {
+  readonly status: number;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
+    readonly code: ErrorCode,
+    message: string = ERRORS[code].message,
   ) {
     super(message);
     this.name = 'HttpError';
+    this.status = ERRORS[code].status;
   }
 }
 
-export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
-export const unauthorized = (code: string, message: string) => new HttpError(401, code, message);
-export const forbidden = (code: string, message: string) => new HttpError(403, code, message);
-export const notFound = () => new HttpError(404, 'not_found', 'There is nothing at this address.');
-export const conflict = (code: string, message: string) => new HttpError(409, code, message);
+/** The error for `code`, with its catalogued status; `message` when the default says too little. */
+export const fail = (code: ErrorCode, message?: string) => new HttpError(code, message);
+
+// The status-named constructors of before the catalogue; the code decides the status now.
+export const badRequest = (code: ErrorCode, message?: string) => fail(code, message);
+export const unauthorized = (code: ErrorCode, message?: string) => fail(code, message);
+export const forbidden = (code: ErrorCode, message?: string) => fail(code, message);
+export const conflict = (code: ErrorCode, message?: string) => fail(code, message);

@@ -1,6 +1,7 @@
-/** Small helpers for node:http requests and responses, shared by every handler. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, HttpError } from './errors.js';
+/** Reading request bodies and fields, and the headers of gatehouse's own answers. */
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Config } from './config.js';
+import { fail } from './errors.js';
 
 /** Auth endpoints take small bodies; anything bigger is refused before it is read whole. */
 export const AUTH_BODY_LIMIT = 64 * 1024;
@@ -11,7 +12,7 @@ export interface ParsedBody {
   fields: Fields;
 }
 
-const tooLarge = () => new HttpError(413, 'body_too_large', `Request bodies are limited to ${AUTH_BODY_LIMIT / 1024} KiB.`);
+const tooLarge = () => fail('body_too_large', `Request bodies are limited to ${AUTH_BODY_LIMIT / 1024} KiB.`);
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
@@ -31,7 +32,7 @@ function utf8(body: Buffer): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {
-    throw badRequest('invalid_encoding', 'The body is not valid UTF-8.');
+    throw fail('invalid_encoding');
   }
 }
 
@@ -42,7 +43,7 @@ export async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
   // A bodiless POST (a fetch to /refresh or /logout relying on cookies) needs no content type.
   if (type === '' && text === '') return { kind: 'json', fields: {} };
   if (type !== 'application/json' && type !== 'application/x-www-form-urlencoded') {
-    throw new HttpError(415, 'unsupported_media_type', 'Send application/json or application/x-www-form-urlencoded.');
+    throw fail('unsupported_media_type');
   }
   if (type === 'application/x-www-form-urlencoded') {
     return { kind: 'form', fields: Object.fromEntries(new URLSearchParams(text)) };
@@ -51,10 +52,10 @@ export async function parseBody(req: IncomingMessage): Promise<ParsedBody> {
   try {
     parsed = JSON.parse(text);
   } catch {
-    throw badRequest('invalid_json', 'The body is not valid JSON.');
+    throw fail('invalid_json');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw badRequest('invalid_json', 'The body must be a JSON object.');
+    throw fail('invalid_json', 'The body must be a JSON object.');
   }
   return { kind: 'json', fields: parsed as Fields };
 }
@@ -65,56 +66,29 @@ export function stringField(fields: Fields, name: string, options?: { required?:
 export function stringField(fields: Fields, name: string, { required = false, max = 4096 } = {}): string | undefined {
   const value = fields[name];
   if (value === undefined || value === null || value === '') {
-    if (required) throw badRequest('missing_field', `The field "${name}" is required.`);
+    if (required) throw fail('missing_field', `The field "${name}" is required.`);
     return undefined;
   }
-  if (typeof value !== 'string') throw badRequest('invalid_field', `The field "${name}" must be a string.`);
-  if (value.length > max) throw badRequest('invalid_field', `The field "${name}" is too long.`);
+  if (typeof value !== 'string') throw fail('invalid_field', `The field "${name}" must be a string.`);
+  if (value.length > max) throw fail('invalid_field', `The field "${name}" is too long.`);
   return value;
 }
 
-const COMMON_HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  // same-origin, not no-referrer: with no-referrer, browsers send "Origin: null" on our own form posts.
-  'referrer-policy': 'same-origin',
-};
+/** Headers on every answer gatehouse writes itself (not on the upstream's answers it passes on). */
+export function answerHeaders(config: Pick<Config, 'public_url'>): OutgoingHttpHeaders {
+  return {
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    // same-origin, not no-referrer: with no-referrer, browsers send "Origin: null" on our own form posts.
+    'referrer-policy': 'same-origin',
+    // Only over https: on http a browser ignores it, and a test setup must not be pinned to https.
+    ...(config.public_url.startsWith('https:') && { 'strict-transport-security': 'max-age=31536000' }),
+  };
+}
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, cookies: string[] = []): void {
+/** For answers outside a request scope (the management port): JSON with the common headers. */
+export function writeJson(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    ...COMMON_HEADERS,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(payload),
-    ...(cookies.length > 0 && { 'set-cookie': cookies }),
-  });
+  res.writeHead(status, { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
   res.end(payload);
-}
-
-export function sendEmpty(res: ServerResponse, status: number, cookies: string[] = []): void {
-  res.writeHead(status, { ...COMMON_HEADERS, ...(cookies.length > 0 && { 'set-cookie': cookies }) });
-  res.end();
-}
-
-export function sendHtml(res: ServerResponse, status: number, html: string, nonce: string, cookies: string[] = []): void {
-  res.writeHead(status, {
-    ...COMMON_HEADERS,
-    'content-type': 'text/html; charset=utf-8',
-    'content-length': Buffer.byteLength(html),
-    'content-security-policy': `default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'nonce-${nonce}'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
-    'x-frame-options': 'DENY',
-    ...(cookies.length > 0 && { 'set-cookie': cookies }),
-  });
-  res.end(html);
-}
-
-/** 303 so that a form POST becomes a GET at the destination. */
-export function sendRedirect(res: ServerResponse, location: string, cookies: string[] = [], status = 303): void {
-  res.writeHead(status, { ...COMMON_HEADERS, location, ...(cookies.length > 0 && { 'set-cookie': cookies }) });
-  res.end();
-}
-
-/** The error as JSON: `{"error","message"}`; unexpected errors reveal nothing. */
-export function sendError(res: ServerResponse, error: HttpError): void {
-  sendJson(res, error.status, { error: error.code, message: error.message });
 }

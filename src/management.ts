@@ -1,15 +1,15 @@
 /** The management listener: health, readiness and metrics, never on the public port. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sendJson } from './http.js';
+import { writeJson } from './http.js';
 import type { Services } from './services.js';
 
 export function createManagementApp(services: Services): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const path = (req.url ?? '').split('?')[0];
-    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
-    if (path === '/readyz') return void ready(services).then((problem) => sendJson(res, problem ? 503 : 200, { status: problem ?? 'ready' }));
+    if (path === '/healthz') return writeJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') return void ready(services).then((problem) => writeJson(res, problem ? 503 : 200, { status: problem ?? 'ready' }));
     if (path === '/metrics') return void metrics(services, res);
-    sendJson(res, 404, { error: 'not_found', message: 'Try /healthz, /readyz or /metrics.' });
+    writeJson(res, 404, { error: 'not_found', message: 'Try /healthz, /readyz or /metrics.' });
   };
 }
 

@@ -1,6 +1,8 @@
 /**
  * Every endpoint gatehouse serves, in one table. Before any handler runs, app.ts
- * has checked the request target and, for methods that change state, the Origin.
+ * has checked the request target and, for methods that change state, the Origin;
+ * then the route's `before` steps run in order (`signedIn`: 401 unless a live
+ * user is signed in; `recentlySignedIn`: also a sign-in of the last ten minutes).
  * Everything outside /_auth/ goes to the upstream (proxy mode), or, without one,
  * only / is served (a page saying who is signed in).
  */
@@ -23,12 +25,15 @@ import {
 } from './handlers/mail-links.js';
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import type { Handler } from './scope.js';
+import { recentlySignedIn, signedIn } from './handlers/common.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Exact, or with `prefix`, everything under it (the rest is the handler's to read). */
   path: string;
   prefix?: true;
+  /** Steps that run before the handler, in order; any of them may refuse the request. */
+  before?: readonly Handler[];
   handler: Handler;
 }
 
@@ -46,9 +51,9 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/_auth/mfa', handler: showMfaPage },
   { method: 'POST', path: '/_auth/mfa/totp', handler: mfaTotp },
   { method: 'POST', path: '/_auth/mfa/recovery', handler: mfaRecovery },
-  { method: 'POST', path: '/_auth/totp/enroll', handler: enrollTotp },
-  { method: 'POST', path: '/_auth/totp/confirm', handler: confirmTotp },
-  { method: 'POST', path: '/_auth/totp/disable', handler: disableTotp },
+  { method: 'POST', path: '/_auth/totp/enroll', before: [recentlySignedIn], handler: enrollTotp },
+  { method: 'POST', path: '/_auth/totp/confirm', before: [recentlySignedIn], handler: confirmTotp },
+  { method: 'POST', path: '/_auth/totp/disable', before: [signedIn], handler: disableTotp },
   { method: 'GET', path: '/_auth/password/forgot', handler: showForgotPage },
   { method: 'POST', path: '/_auth/password/forgot', handler: forgotPassword },
   { method: 'GET', path: '/_auth/password/reset', handler: showResetPage },
@@ -57,19 +62,19 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/magic-link', handler: requestMagicLink },
   { method: 'GET', path: '/_auth/magic-link/verify', handler: followMagicLink },
   { method: 'GET', path: '/_auth/email/verify', handler: verifyEmail },
-  { method: 'POST', path: '/_auth/webauthn/register/options', handler: passkeyRegistrationOptions },
-  { method: 'POST', path: '/_auth/webauthn/register/verify', handler: registerPasskey },
+  { method: 'POST', path: '/_auth/webauthn/register/options', before: [recentlySignedIn], handler: passkeyRegistrationOptions },
+  { method: 'POST', path: '/_auth/webauthn/register/verify', before: [recentlySignedIn], handler: registerPasskey },
   { method: 'POST', path: '/_auth/webauthn/login/options', handler: passkeyLoginOptions },
   { method: 'POST', path: '/_auth/webauthn/login/verify', handler: passkeyLogin },
-  { method: 'GET', path: '/_auth/webauthn/credentials', handler: listPasskeys },
-  { method: 'PATCH', path: '/_auth/webauthn/credentials/', prefix: true, handler: renamePasskey },
-  { method: 'DELETE', path: '/_auth/webauthn/credentials/', prefix: true, handler: deletePasskey },
+  { method: 'GET', path: '/_auth/webauthn/credentials', before: [signedIn], handler: listPasskeys },
+  { method: 'PATCH', path: '/_auth/webauthn/credentials/', prefix: true, before: [signedIn], handler: renamePasskey },
+  { method: 'DELETE', path: '/_auth/webauthn/credentials/', prefix: true, before: [signedIn], handler: deletePasskey },
   { method: 'GET', path: '/_auth/account', handler: showAccountPage },
-  { method: 'PATCH', path: '/_auth/account', handler: updateAccount },
-  { method: 'DELETE', path: '/_auth/account', handler: deleteAccount },
-  { method: 'POST', path: '/_auth/account/password', handler: changeOwnPassword },
-  { method: 'GET', path: '/_auth/account/sessions', handler: listOwnSessions },
-  { method: 'DELETE', path: '/_auth/account/sessions/', prefix: true, handler: endOwnSession },
+  { method: 'PATCH', path: '/_auth/account', before: [signedIn], handler: updateAccount },
+  { method: 'DELETE', path: '/_auth/account', before: [signedIn], handler: deleteAccount },
+  { method: 'POST', path: '/_auth/account/password', before: [signedIn], handler: changeOwnPassword },
+  { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
+  { method: 'DELETE', path: '/_auth/account/sessions/', prefix: true, before: [signedIn], handler: endOwnSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 

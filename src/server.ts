@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
 import { KEY_RELOAD_MS } from './auth/tokens.js';
 import { systemClock, type Clock } from './clock.js';
-import type { Config, Listen } from './config.js';
+import { startSummary, type Config, type Listen } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createManagementApp } from './management.js';
 import { createMetrics } from './metrics.js';
@@ -65,7 +65,9 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
-  log.info('listening', { address, management: managementAddress });
+  const start = startSummary(config, { address, management: managementAddress }, await store.hasUsers());
+  log.info('listening', start.listening);
+  if (start.firstAccount) log.info('no_account_yet', start.firstAccount);
 
   return {
     services,

@@ -20,7 +20,9 @@ import { compileRules, type RuleMatcher } from './auth/rules.js';
 import { VerifiedTokens } from './auth/token-cache.js';
 import { AccessTokens, KeyRing } from './auth/tokens.js';
 import type { Store } from './store/types.js';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
+import { answerHeaders } from './http.js';
 
 export interface Services {
   config: Config;
@@ -44,6 +46,8 @@ export interface Services {
   rules: RuleMatcher;
   trusted: BlockList;
   isStripped: (headerName: string) => boolean;
+  /** Headers on every answer gatehouse writes itself (security headers, no caching). */
+  answerHeaders: OutgoingHttpHeaders;
 }
 
 export async function createServices(base: Pick<Services, 'config' | 'store' | 'clock' | 'log' | 'metrics'>): Promise<Services> {
@@ -67,5 +71,5 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  return { ...base, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  return { ...base, answerHeaders: answerHeaders(config), keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

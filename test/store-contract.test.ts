@@ -6,14 +6,15 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore } from '../src/store/sql-store.js';
-import { StoreConflict, type SigningKey, type Store } from '../src/store/types.js';
+import { NotFirstUser, StoreConflict, type SigningKey, type Store } from '../src/store/types.js';
 import { tempDir } from './helpers/gatehouse.js';
 
 const dir = tempDir();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const backends: [string, () => Promise<Store>][] = [
-  ['embedded SQLite file', () => openSqlStore(`file:${join(dir, 'contract.db')}`)],
+/** Each opens a new, empty database named `db`. */
+const backends: [string, (db: string) => Promise<Store>][] = [
+  ['embedded SQLite file', (db) => openSqlStore(`file:${join(dir, `${db}.db`)}`)],
   ['in-memory SQLite', () => openSqlStore('file::memory:')],
 ];
 
@@ -25,7 +26,7 @@ describe.each(backends)('Store on %s', (_name, open) => {
   let n = 0;
   const name = () => `user${++n}`;
   beforeAll(async () => {
-    store = await open();
+    store = await open('contract');
     await store.migrate();
     await store.migrate(); // a second run (another replica starting) changes nothing
   });
@@ -38,6 +39,25 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(first.groups).toEqual(['admins']);
     expect(second.groups).toEqual([]);
     expect(asked.groups).toEqual(['admins']);
+  });
+
+  it('creates exactly one of many racing first accounts, as administrator, and says whether any account exists', async () => {
+    const empty = await open('first-account-race');
+    try {
+      await empty.migrate();
+      expect(await empty.hasUsers()).toBe(false);
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => empty.createUser({ username: `racer${i}`, passwordHash: 'h', onlyIfFirst: true, now: T0 })),
+      );
+      const created = attempts.flatMap((attempt) => (attempt.status === 'fulfilled' ? [attempt.value] : []));
+      expect(created).toHaveLength(1);
+      expect(created[0]!.groups).toEqual(['admins']);
+      expect(attempts.flatMap((attempt) => (attempt.status === 'rejected' ? [attempt.reason] : []))).toEqual(Array(9).fill(new NotFirstUser()));
+      expect((await empty.listUsers()).map((user) => user.username)).toEqual([created[0]!.username]);
+      expect(await empty.hasUsers()).toBe(true);
+    } finally {
+      await empty.close();
+    }
   });
 
   it('keeps usernames and emails unique whatever their letter case', async () => {

@@ -50,8 +50,11 @@ const wrongCredentials = () => unauthorized('invalid_credentials', 'The username
 export class Accounts {
   constructor(private readonly deps: AccountDeps) {}
 
-  /** Checks input before spending argon2 on it; throws 400 or 409. */
-  async register(input: { username: string; email?: string; password: string; admin?: boolean }): Promise<User> {
+  /**
+   * Checks input before spending argon2 on it; throws 400 or 409. With `onlyIfFirst`, throws
+   * NotFirstUser when any account exists (decided by the store, race-free).
+   */
+  async register(input: { username: string; email?: string; password: string; admin?: boolean; onlyIfFirst?: boolean }): Promise<User> {
     const username = input.username.normalize('NFC');
     const problem =
       usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
@@ -63,6 +66,7 @@ export class Accounts {
         email: input.email ?? null,
         passwordHash: await this.deps.passwords.hash(input.password),
         admin: input.admin ?? false,
+        onlyIfFirst: input.onlyIfFirst ?? false,
         now: this.deps.clock.now(),
       });
       this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });

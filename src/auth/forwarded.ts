@@ -6,6 +6,9 @@
 import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { badRequest, forbidden } from '../errors.js';
+import { checkedHost } from './hosts.js';
+import { normalizeHeaderName } from './identity-headers.js';
+import { METHOD_OVERRIDE_HEADERS, overridingMethod, tooMany } from './method-override.js';
 
 export type ProxyStyle = 'forward' | 'nginx';
 
@@ -13,13 +16,18 @@ export interface OriginalRequest {
   style: ProxyStyle;
   method: string;
   proto: 'http' | 'https';
+  /** As sent (lower-cased, port included), for URLs back to the original request. */
   host: string;
+  /** Canonical (see hosts.ts): what access rules judge. */
+  hostname: string;
   /** Path and query exactly as the client sent them (not yet normalised). */
   uri: string;
+  /** The method a method-override header names, when it differs from `method`. */
+  override: string | undefined;
 }
 
-const FORWARD_HEADERS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri'] as const;
-const NGINX_HEADERS = ['x-original-url', 'x-original-method'] as const;
+/** Methods as proxies send them, accepted without a closer look. */
+const COMMON_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const METHOD = /^[A-Z]{1,16}$/;
 
 export function trustedProxies(cidrs: readonly string[]): BlockList {
@@ -51,72 +59,94 @@ export function isTrusted(address: string | undefined, trusted: BlockList): bool
 /** node:http joins repeats of every request header but Set-Cookie into one string. */
 const headerText = (req: IncomingMessage, name: string) => req.headers[name] as string | undefined;
 
-/** The headers that say which request is judged, by the proxy style that sends them. */
-const FORWARDING = new Map<string, ProxyStyle | 'both'>([
-  ...FORWARD_HEADERS.map((name) => [name, 'forward'] as const),
-  ...NGINX_HEADERS.map((name) => [name, 'nginx'] as const),
-  ['host', 'both'],
-]);
-const FORWARDING_LENGTHS = new Set([...FORWARDING.keys()].map((name) => name.length));
+/** The headers that say which request is judged; the index of each is its slot in `Sent`. */
+const FIELDS = ['x-forwarded-method', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-uri', 'x-original-url', 'x-original-method', 'host'] as const;
+const METHOD_AT = 0;
+const PROTO_AT = 1;
+const HOST_AT = 2;
+const URI_AT = 3;
+const URL_AT = 4;
+const ORIGINAL_METHOD_AT = 5;
+const HOST_HEADER_AT = 6;
+/** The slot of a method-override header, in any spelling: the client's headers reach verify too. */
+const OVERRIDE_AT = 7;
+type Sent = (string | undefined)[];
+
+/** The slot of each header name as sent (-1 for none), remembered: names repeat from request to request. */
+const slots = new Map<string, number>();
+const OVERRIDES = new Set<string>(METHOD_OVERRIDE_HEADERS);
+/** Most names have none of these lengths, and are passed over without a lookup. */
+const LENGTHS = new Set([...FIELDS, ...METHOD_OVERRIDE_HEADERS].map((name) => name.length));
+
+function slotOf(raw: string): number {
+  let slot = slots.get(raw);
+  if (slot === undefined) {
+    const name = raw.toLowerCase() as (typeof FIELDS)[number];
+    slot = OVERRIDES.has(normalizeHeaderName(raw)) ? OVERRIDE_AT : FIELDS.indexOf(name);
+    if (slots.size < 4096) slots.set(raw, slot);
+  }
+  return slot;
+}
 
 /**
- * Which styles of forwarding headers came, in one pass over rawHeaders; 400 when
- * any of them came twice, since req.headers would join the two values (building
- * req.headersDistinct instead costs more than the rest of a verify call).
+ * The forwarding headers in one pass over rawHeaders; 400 when any of them came
+ * twice, since req.headers would join the two values (building req.headersDistinct
+ * instead costs more than the rest of a verify call).
  */
-function stylesSent(rawHeaders: string[]): { forward: boolean; nginx: boolean } {
-  const sent = { forward: false, nginx: false };
-  let seen: string[] | undefined;
+function sentFields(rawHeaders: string[]): Sent {
+  const sent: Sent = new Array(OVERRIDE_AT + 1);
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const raw = rawHeaders[i]!;
-    if (!FORWARDING_LENGTHS.has(raw.length)) continue;
-    const name = raw.toLowerCase();
-    const style = FORWARDING.get(name);
-    if (style === undefined) continue;
-    if (seen?.includes(name)) throw badRequest('duplicate_forwarded_header', `The header ${name} was sent more than once.`);
-    (seen ??= []).push(name);
-    if (style !== 'both') sent[style] = true;
+    const name = rawHeaders[i]!;
+    const slot = LENGTHS.has(name.length) ? slotOf(name) : -1;
+    if (slot < 0) continue;
+    if (sent[slot] !== undefined) {
+      if (slot === OVERRIDE_AT) throw tooMany();
+      throw badRequest('duplicate_forwarded_header', `The header ${FIELDS[slot]} was sent more than once.`);
+    }
+    sent[slot] = rawHeaders[i + 1]!;
   }
   return sent;
 }
 
 export function originalRequest(req: IncomingMessage, trusted: BlockList): OriginalRequest {
-  const { forward, nginx } = stylesSent(req.rawHeaders);
+  const sent = sentFields(req.rawHeaders);
+  const forward = sent[METHOD_AT] !== undefined || sent[PROTO_AT] !== undefined || sent[HOST_AT] !== undefined || sent[URI_AT] !== undefined;
+  const nginx = sent[URL_AT] !== undefined || sent[ORIGINAL_METHOD_AT] !== undefined;
   if (forward && nginx) throw badRequest('conflicting_forwarded_headers', 'Send X-Forwarded-* or X-Original-*, not both.');
   if (!forward && !nginx) throw badRequest('missing_forwarded_request', 'A verify call needs X-Forwarded-Uri or X-Original-URL.');
   if (!isTrusted(req.socket.remoteAddress, trusted)) {
     // Fail closed: ignoring the headers would judge the wrong URL, and trusting them lets anyone choose it.
     throw forbidden('untrusted_proxy', 'Forwarded headers from this address are not trusted; add it to trusted_proxies.');
   }
-  return nginx ? fromNginx(req) : fromForward(req);
+  return nginx ? fromNginx(sent) : fromForward(sent);
 }
 
-function fromForward(req: IncomingMessage): OriginalRequest {
-  const method = (headerText(req, 'x-forwarded-method') ?? 'GET').toUpperCase();
-  const proto = (headerText(req, 'x-forwarded-proto') ?? 'http').toLowerCase();
-  const host = headerText(req, 'x-forwarded-host') ?? headerText(req, 'host');
-  const uri = headerText(req, 'x-forwarded-uri') ?? '/';
-  return checkedRequest({ style: 'forward', method, proto, host, uri });
+function fromForward(sent: Sent): OriginalRequest {
+  // No default, as in the nginx style: a config that forgets the method would let a POST pass a GET-only rule.
+  if (sent[METHOD_AT] === undefined) throw badRequest('missing_forwarded_method', 'X-Forwarded-Uri needs X-Forwarded-Method beside it.');
+  const proto = sent[PROTO_AT] ?? 'http';
+  return checkedRequest('forward', sent[METHOD_AT], proto, sent[HOST_AT] ?? sent[HOST_HEADER_AT], sent[URI_AT] ?? '/', sent[OVERRIDE_AT]);
 }
 
-function fromNginx(req: IncomingMessage): OriginalRequest {
-  // No default: a config that forgets the method would let a POST pass a GET-only rule.
-  const method = headerText(req, 'x-original-method')?.toUpperCase();
+function fromNginx(sent: Sent): OriginalRequest {
+  const method = sent[ORIGINAL_METHOD_AT];
   if (!method) throw badRequest('missing_original_method', 'X-Original-URL needs X-Original-Method beside it.');
-  const raw = headerText(req, 'x-original-url');
+  const raw = sent[URL_AT];
   const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
   if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');
-  return checkedRequest({ style: 'nginx', method, proto: match[1]!.toLowerCase(), host: match[2]!, uri: match[3] ?? '/' });
+  return checkedRequest('nginx', method, match[1]!, match[2], match[3] ?? '/', sent[OVERRIDE_AT]);
 }
 
-function checkedRequest(o: { style: ProxyStyle; method: string; proto: string; host: string | undefined; uri: string }): OriginalRequest {
-  if (!METHOD.test(o.method)) throw badRequest('invalid_forwarded_method', 'The forwarded method is not valid.');
-  if (o.proto !== 'http' && o.proto !== 'https') throw badRequest('invalid_forwarded_proto', 'The forwarded scheme must be http or https.');
-  if (!o.host || !/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(o.host)) {
-    throw badRequest('invalid_forwarded_host', 'The forwarded host is not valid.');
-  }
-  if (!o.uri.startsWith('/') || /[\s#]/.test(o.uri)) throw badRequest('invalid_forwarded_uri', 'The forwarded URI is not valid.');
-  return { style: o.style, method: o.method, proto: o.proto, host: o.host.toLowerCase(), uri: o.uri };
+function checkedRequest(style: ProxyStyle, rawMethod: string, rawProto: string, rawHost: string | undefined, uri: string, rawOverride: string | undefined): OriginalRequest {
+  const method = COMMON_METHODS.has(rawMethod) ? rawMethod : rawMethod.toUpperCase();
+  if (!COMMON_METHODS.has(method) && !METHOD.test(method)) throw badRequest('invalid_forwarded_method', 'The forwarded method is not valid.');
+  const proto = rawProto === 'https' || rawProto === 'http' ? rawProto : rawProto.toLowerCase();
+  if (proto !== 'http' && proto !== 'https') throw badRequest('invalid_forwarded_proto', 'The forwarded scheme must be http or https.');
+  const host = checkedHost(rawHost);
+  if (!host) throw badRequest('invalid_forwarded_host', 'The forwarded host must be a host name, optionally followed by :port (1-65535).');
+  if (!uri.startsWith('/') || /[\s#]/.test(uri)) throw badRequest('invalid_forwarded_uri', 'The forwarded URI is not valid.');
+  const override = rawOverride === undefined ? undefined : overridingMethod(rawOverride);
+  return { style, method, proto, host: host.host, hostname: host.name, uri, override: override === method ? undefined : override };
 }
 
 /** The client address: the right-most X-Forwarded-For entry that is not a trusted proxy. */

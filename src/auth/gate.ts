@@ -19,19 +19,22 @@ export type GateDecision =
  */
 export function decideGate(target: Target, headers: IncomingHttpHeaders, services: Services): GateDecision | Promise<GateDecision> {
   const verdict = services.rules(target);
-  if (verdict.policy === 'deny') return counted({ outcome: 'forbidden' }, services);
+  // A method-override header is judged too (SPEC section 5): both methods must be allowed.
+  const other = target.override === undefined ? verdict : services.rules({ ...target, method: target.override });
+  if (verdict.policy === 'deny' || other.policy === 'deny') return counted({ outcome: 'forbidden' }, services);
+  const isPublic = verdict.policy === 'public' && other.policy === 'public';
   const hasCredentials = headers.authorization !== undefined || headers.cookie !== undefined;
-  if (verdict.policy === 'public' && !hasCredentials) return counted({ outcome: 'allow' }, services);
+  if (isPublic && !hasCredentials) return counted({ outcome: 'allow' }, services);
   const authentication = authenticate(headers, services);
   return authentication instanceof Promise
-    ? authentication.then((settled) => counted(judge(verdict, settled), services))
-    : counted(judge(verdict, authentication), services);
+    ? authentication.then((settled) => counted(judge(verdict, other, settled), services))
+    : counted(judge(verdict, other, authentication), services);
 }
 
-function judge(verdict: Verdict, { claims, setCookie, failure }: Authentication): GateDecision {
-  if (verdict.policy === 'public') return { outcome: 'allow', claims, setCookie };
+function judge(verdict: Verdict, other: Verdict, { claims, setCookie, failure }: Authentication): GateDecision {
+  if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', claims, setCookie };
   if (!claims) return { outcome: 'login', failure };
-  if (!groupsAllow(verdict, claims.groups)) return { outcome: 'forbidden', claims };
+  if (!groupsAllow(verdict, claims.groups) || !groupsAllow(other, claims.groups)) return { outcome: 'forbidden', claims };
   return { outcome: 'allow', claims, setCookie };
 }
 

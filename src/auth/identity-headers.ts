@@ -6,6 +6,7 @@
  * fold those characters together.
  */
 import { HOP_BY_HOP } from '../upstream/headers.js';
+import { METHOD_OVERRIDE_HEADERS } from './method-override.js';
 import type { AccessClaims } from './tokens.js';
 
 export type IdentityPreset = 'x-auth' | 'remote';
@@ -30,11 +31,12 @@ export const normalizeHeaderName = (name: string) => name.toLowerCase().replace(
 
 /**
  * A predicate over header names: true for every name that must not reach the upstream
- * from a client. Besides identity headers, that is the hop-by-hop headers and the
- * X-Forwarded-* headers, which gatehouse sets itself.
+ * from a client. Besides identity headers, that is the hop-by-hop headers, the
+ * X-Forwarded-* headers, which gatehouse sets itself, and the method-override
+ * headers, which would make the upstream run another method than the one judged.
  */
 export function strippedHeaders(preset: IdentityPreset, extra: readonly string[]): (name: string) => boolean {
-  const ours = [...Object.values(IDENTITY_HEADERS['x-auth']), ...Object.values(IDENTITY_HEADERS[preset]), ...HOP_BY_HOP, 'x-forwarded-*'];
+  const ours = [...Object.values(IDENTITY_HEADERS['x-auth']), ...Object.values(IDENTITY_HEADERS[preset]), ...HOP_BY_HOP, 'x-forwarded-*', ...METHOD_OVERRIDE_HEADERS];
   const names = [...ours, ...extra].map(normalizeHeaderName);
   const exact = new Set(names.filter((name) => !name.endsWith('*')));
   const prefixes = names.filter((name) => name.endsWith('*')).map((name) => name.slice(0, -1));

@@ -70,7 +70,7 @@ export class Passkeys {
       })
       .catch((error: unknown) => {
         // SPEC section 7: a credential ID another account (or this one) holds is 409.
-        if (error instanceof StoreConflict) throw conflict('passkey_taken', 'This passkey is registered already.');
+        if (error instanceof StoreConflict) throw conflict('credential_taken');
         throw error;
       });
     this.deps.log.info('passkey_added', { user_id: user.id, audit: true });
@@ -120,7 +120,7 @@ export class Passkeys {
     if (!verification?.verified) throw refused();
     if (!expectedUser && !verification.authenticationInfo.userVerified) {
       log.info('login_failed', { reason: 'passkey_without_user_verification', user_id: credential.userId, audit: true });
-      throw unauthorized('user_verification_required', 'This passkey did not verify you (PIN or biometrics); sign in with your password first.');
+      throw unauthorized('user_verification_required');
     }
     if (!(await store.useCredential(credential.id, verification.authenticationInfo.newCounter, clock.now()))) {
       log.warn('passkey_counter_regressed', { user_id: credential.userId, credential: credential.id, audit: true });

@@ -14,6 +14,7 @@ export class AmbiguousPath extends Error {
 }
 
 const HEX_PAIR = /%([0-9A-Fa-f]{2})/g;
+const HEX_PAIR_ANYWHERE = /%[0-9A-Fa-f]{2}/;
 /** What an encoded byte must not stand for: / \ . ; NUL and other controls. */
 const FORBIDDEN_ENCODED = new Set([0x2f, 0x5c, 0x2e, 0x3b, 0x7f, ...Array.from({ length: 0x20 }, (_, i) => i)]);
 const CANONICAL = /^\/[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
@@ -35,8 +36,6 @@ export function normalizePath(raw: string): string {
   for (const [, hex] of raw.matchAll(HEX_PAIR)) {
     if (FORBIDDEN_ENCODED.has(parseInt(hex!, 16))) throw new AmbiguousPath('encoded_separator_or_control');
   }
-  // %252e is %2e after one more decoding: an upstream that decodes twice would see a dot segment.
-  if (/%25(2[eEfF]|5[cC]|3[bB]|00)/.test(raw)) throw new AmbiguousPath('double_encoded_separator');
   let decoded: string;
   try {
     // decodeURIComponent refuses overlong and otherwise invalid UTF-8 sequences.
@@ -45,6 +44,9 @@ export function normalizePath(raw: string): string {
     throw new AmbiguousPath('invalid_utf8');
   }
   if (/[\u0000-\u001f\u007f]/.test(decoded)) throw new AmbiguousPath('control_character');
+  // %252e is %2e after one more decoding, %25252e after two: an upstream that decodes again would read
+  // what was never judged (a dot segment, a slash). No path needs to carry an encoding in encoded form.
+  if (HEX_PAIR_ANYWHERE.test(decoded)) throw new AmbiguousPath('double_encoding');
   const segments: string[] = [];
   for (const segment of decoded.split('/')) {
     if (segment === '' || segment === '.') continue;

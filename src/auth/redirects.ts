@@ -26,10 +26,25 @@ export function safeRedirect(rd: unknown, policy: RedirectPolicy): string {
     return path.startsWith('//') ? '/' : path;
   }
   const schemeAllowed = target.protocol === base.protocol || target.protocol === 'https:';
-  return schemeAllowed && hostAllowed(target.hostname, base.hostname, policy.redirectHosts) ? target.href : '/';
+  return schemeAllowed && originAllowed(target, base, policy.redirectHosts) ? target.href : '/';
 }
 
-function hostAllowed(host: string, ownHost: string, patterns: readonly string[]): boolean {
-  if (host === ownHost) return true;
-  return patterns.some((pattern) => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern));
+/**
+ * The port is part of the origin: the scheme's default (URL leaves it empty) or
+ * public_url's own is taken as meant; any other only where an entry names it
+ * (`app.example.com:8443`), since another port on an allowed host can be another application.
+ */
+function originAllowed(target: URL, base: URL, patterns: readonly string[]): boolean {
+  const usualPort = target.port === '' || target.port === base.port;
+  if (usualPort && target.hostname === base.hostname) return true;
+  const port = target.port || (target.protocol === 'https:' ? '443' : '80');
+  return patterns.some((pattern) => {
+    const colon = pattern.lastIndexOf(':');
+    const portAllowed = colon === -1 ? usualPort : pattern.slice(colon + 1) === port;
+    return portAllowed && hostMatches(target.hostname, colon === -1 ? pattern : pattern.slice(0, colon));
+  });
+}
+
+function hostMatches(host: string, pattern: string): boolean {
+  return pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
 }

@@ -5,10 +5,13 @@
 import type { AccessRule, Policy } from '../config.js';
 
 export interface Target {
+  /** Canonical: lower case, no trailing dot, no port (see hosts.ts). */
   host: string;
   /** Normalised (see paths.ts). */
   path: string;
   method: string;
+  /** The method a method-override header names, judged besides `method` (see gate.ts). */
+  override: string | undefined;
 }
 
 export type Verdict = { policy: 'public' } | { policy: 'deny' } | { policy: 'authenticated'; groups?: ReadonlySet<string> };
@@ -29,11 +32,10 @@ export function compileRules(publicPaths: readonly string[], rules: readonly Acc
     ...publicPaths.map((path) => ({ path: matchPath(path), verdict: { policy: 'public' as const } })),
     ...rules.map(compileRule),
   ];
+  // The host comes canonical, so nothing is done to it per request.
   return (target) => {
-    // "example.com." is the same host as "example.com" to DNS and to Traefik's Host matcher.
-    const host = target.host.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     for (const rule of compiled) {
-      if (rule.host && !rule.host(host)) continue;
+      if (rule.host && !rule.host(target.host)) continue;
       if (rule.path && !rule.path(target.path)) continue;
       if (rule.methods && !rule.methods.has(target.method)) continue;
       return rule.verdict;

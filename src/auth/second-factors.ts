@@ -96,7 +96,7 @@ export class SecondFactors {
     const { store, clock, log } = this.deps;
     if (user.totpEnabled || !user.totpSecret) throw badRequest('totp_not_enrolling', 'Start enrolment first.');
     const step = await totpStep(user.totpSecret, code, clock.now());
-    if (step === undefined) throw badRequest('invalid_code', 'That code is not right; check the time on your device.');
+    if (step === undefined) throw badRequest('totp_code_wrong');
     await store.setTotp(user.id, user.totpSecret, true);
     await store.useTotpStep(user.id, step);
     const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode);

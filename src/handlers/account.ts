@@ -1,71 +1,73 @@
 /** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
 import { emailProblem } from '../auth/accounts.js';
 import { clearedCookie, sessionCookie } from '../auth/cookies.js';
-import { badRequest, conflict, notFound } from '../errors.js';
-import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { fail } from '../errors.js';
+import { parseBody, stringField } from '../http.js';
 import { accountPage } from '../pages.js';
-import { renderForm, type Scope } from '../scope.js';
-import { loginUrl, reauthenticate, requireUser } from './common.js';
+import type { Scope } from '../scope.js';
+import { loginUrl, reauthenticate, signedInCaller } from './common.js';
 import { sendVerification } from './mail-links.js';
 
 /** GET /_auth/account: the page; strangers go to the login page first. */
 export async function showAccountPage(scope: Scope): Promise<void> {
-  const signedIn = await requireUser(scope).catch(() => undefined);
-  if (!signedIn) return sendRedirect(scope.res, loginUrl('/_auth/account'), [], 302);
+  const caller = await signedInCaller(scope);
+  if (!caller) return scope.redirect(loginUrl('/_auth/account'), 302);
   const { store } = scope.services;
-  const [passkeys, sessions] = await Promise.all([store.listCredentials(signedIn.user.id), store.listUserSessions(signedIn.user.id)]);
-  renderForm(scope, 200, (nonce, csrf) => accountPage({ nonce, csrf, user: signedIn.user, passkeys, sessions, currentSession: signedIn.sessionId }));
+  const [passkeys, sessions] = await Promise.all([store.listCredentials(caller.user.id), store.listUserSessions(caller.user.id)]);
+  scope.form(200, (nonce, csrf) => accountPage({ nonce, csrf, user: caller.user, passkeys, sessions, currentSession: caller.sessionId }));
 }
 
 /** POST /_auth/account/password: the current password is required; other sessions end, this one goes on. */
 export async function changeOwnPassword(scope: Scope): Promise<void> {
   const { services } = scope;
-  const { user } = await requireUser(scope);
+  const { user } = scope.caller;
   const { fields } = await parseBody(scope.req);
   await reauthenticate(scope, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
   await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }));
   const tokens = await services.sessions.start(user);
-  sendJson(scope.res, 200, { status: 'password_changed' }, [sessionCookie(tokens, services.config)]);
+  scope.setCookie(sessionCookie(tokens, services.config));
+  scope.json(200, { status: 'password_changed' });
 }
 
 /** PATCH /_auth/account: a display name now; a new email only once it is confirmed. */
 export async function updateAccount(scope: Scope): Promise<void> {
   const { services } = scope;
-  const { user } = await requireUser(scope);
+  const { user } = scope.caller;
   const { fields } = await parseBody(scope.req);
   const displayName = stringField(fields, 'display_name', { max: 128 });
   const email = stringField(fields, 'email', { max: 320 });
-  if (displayName !== undefined && /[\u0000-\u001f\u007f]/.test(displayName)) throw badRequest('invalid_input', 'Display names cannot contain control characters.');
+  if (displayName !== undefined && /[\u0000-\u001f\u007f]/.test(displayName)) throw fail('invalid_input', 'Display names cannot contain control characters.');
   if (email !== undefined) {
     const problem = emailProblem(email);
-    if (problem) throw badRequest('invalid_input', problem);
+    if (problem) throw fail('invalid_input', problem);
     const holder = await services.store.findUserByLogin(email);
-    if (holder && holder.id !== user.id) throw conflict('email_taken', 'That email is already taken.');
+    if (holder && holder.id !== user.id) throw fail('email_taken');
   }
   if (displayName !== undefined) await services.store.setDisplayName(user.id, displayName.trim() || null);
   if (email !== undefined) {
     await sendVerification(services, user, email);
     services.log.info('email_change_requested', { user_id: user.id, audit: true });
   }
-  sendJson(scope.res, 200, { status: 'updated', ...(email !== undefined && { email_pending: email }) });
+  scope.json(200, { status: 'updated', ...(email !== undefined && { email_pending: email }) });
 }
 
 /** DELETE /_auth/account: with the password, the account, its sessions and credentials are gone. */
 export async function deleteAccount(scope: Scope): Promise<void> {
   const { services } = scope;
-  const { user } = await requireUser(scope);
+  const { user } = scope.caller;
   const { fields } = await parseBody(scope.req);
   await reauthenticate(scope, user, stringField(fields, 'password', { required: true, max: 8192 }));
   await services.sessions.endAllOfUser(user.id, 'account_deleted');
   await services.store.deleteUser(user.id);
   services.log.info('account_deleted', { user_id: user.id, audit: true });
-  sendJson(scope.res, 200, { status: 'deleted' }, [clearedCookie(services.config)]);
+  scope.setCookie(clearedCookie(services.config));
+  scope.json(200, { status: 'deleted' });
 }
 
 export async function listOwnSessions(scope: Scope): Promise<void> {
-  const { user, sessionId } = await requireUser(scope);
+  const { user, sessionId } = scope.caller;
   const sessions = await scope.services.store.listUserSessions(user.id);
-  sendJson(scope.res, 200, {
+  scope.json(200, {
     sessions: sessions.map((s) => ({
       id: s.id,
       created_at: new Date(s.createdAt).toISOString(),
@@ -77,10 +79,10 @@ export async function listOwnSessions(scope: Scope): Promise<void> {
 
 /** DELETE /_auth/account/sessions/{id}: only the caller's own. */
 export async function endOwnSession(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
+  const { user } = scope.caller;
   const id = decodeURIComponent(scope.url.pathname.slice('/_auth/account/sessions/'.length));
   const session = await scope.services.store.findSession(id);
-  if (!session || session.userId !== user.id || session.revokedAt !== null) throw notFound();
+  if (!session || session.userId !== user.id || session.revokedAt !== null) throw fail('not_found');
   await scope.services.sessions.end(id, 'ended_by_user');
-  sendJson(scope.res, 200, { status: 'ended' });
+  scope.json(200, { status: 'ended' });
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { notFound } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Scope } from '../scope.js';
 
 const OWN = fileURLToPath(new URL('../../assets/', import.meta.url));
@@ -32,18 +32,12 @@ function fileFor(path: string): string | undefined {
 
 export async function serveAsset(scope: Scope): Promise<void> {
   const file = fileFor(scope.url.pathname);
-  if (!file) throw notFound();
+  if (!file) throw fail('not_found');
   let body = cache.get(file);
   if (!body) {
     body = await readFile(file).catch(() => undefined);
-    if (!body) throw notFound();
+    if (!body) throw fail('not_found');
     cache.set(file, body);
   }
-  scope.res.writeHead(200, {
-    'content-type': 'text/javascript; charset=utf-8',
-    'content-length': body.length,
-    'cache-control': 'public, max-age=300',
-    'x-content-type-options': 'nosniff',
-  });
-  scope.res.end(scope.req.method === 'HEAD' ? undefined : body);
+  scope.raw(200, { 'content-type': 'text/javascript; charset=utf-8', 'content-length': body.length, 'cache-control': 'public, max-age=300' }, body);
 }

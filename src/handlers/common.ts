@@ -1,12 +1,12 @@
 /** Pieces several handlers share. */
 import { authenticate } from '../auth/authenticate.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { forbidden, HttpError, unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { User } from '../store/types.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { safeRedirect } from '../auth/redirects.js';
 import type { ADDRESS_LIMITS } from '../auth/throttle.js';
-import type { Scope } from '../scope.js';
+import type { Caller, Scope } from '../scope.js';
 
 /** The JSON answer of login, registration and refresh (SPEC section 4). */
 export function tokenBody(tokens: IssuedTokens) {
@@ -31,25 +31,31 @@ export const echo = (value: unknown) => (typeof value === 'string' ? value.slice
 /** How recent a sign-in must be to add a second factor. */
 const RECENT_SIGN_IN_MS = 10 * 60_000;
 
-/**
- * A caller who signed in within the last ten minutes: adding a passkey or an
- * authenticator app would otherwise let a stolen session outlast a password reset.
- */
-export async function requireRecentSignIn(scope: Scope): Promise<{ user: User; sessionId: string }> {
-  const signedIn = await requireUser(scope);
-  const session = await scope.services.store.findSession(signedIn.sessionId);
-  if (!session || scope.services.clock.now() - session.createdAt > RECENT_SIGN_IN_MS) {
-    throw forbidden('reauthentication_required', 'Please sign in again before adding a second factor.');
-  }
-  return signedIn;
+/** Route step: the signed-in caller, fresh from the store (a renewed cookie is sent along); 401 otherwise. */
+export async function signedIn(scope: Scope): Promise<void> {
+  const caller = await signedInCaller(scope);
+  if (!caller) throw fail('unauthenticated');
+  scope.caller = caller;
 }
 
-/** The signed-in caller, fresh from the store (a renewed cookie is sent along); 401 otherwise. */
-export async function requireUser(scope: Scope): Promise<{ user: User; sessionId: string }> {
+/**
+ * Route step: a caller who signed in within the last ten minutes. Adding a passkey
+ * or an authenticator app would otherwise let a stolen session outlast a password reset.
+ */
+export async function recentlySignedIn(scope: Scope): Promise<void> {
+  await signedIn(scope);
+  const session = await scope.services.store.findSession(scope.caller.sessionId);
+  if (!session || scope.services.clock.now() - session.createdAt > RECENT_SIGN_IN_MS) {
+    throw fail('reauthentication_required', 'Please sign in again before adding a second factor.');
+  }
+}
+
+/** The signed-in caller, if any; a renewed session cookie goes into the answer. */
+export async function signedInCaller(scope: Scope): Promise<Caller | undefined> {
   const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
   const user = claims && (await scope.services.store.findUserById(claims.sub));
-  if (!claims || !user || user.disabled) throw unauthorized('unauthenticated', 'Sign in first.');
-  if (setCookie) scope.res.appendHeader('set-cookie', setCookie);
+  if (!claims || !user || user.disabled) return undefined;
+  scope.setCookie(setCookie);
   return { user, sessionId: claims.sid };
 }
 
@@ -66,6 +72,6 @@ export async function limitAddress(scope: Scope, kind: keyof typeof ADDRESS_LIMI
   const { throttle, trusted } = scope.services;
   const retryAfter = await throttle.limitAddress(kind, clientAddress(scope.req, trusted));
   if (retryAfter === 0) return;
-  scope.res.setHeader('retry-after', String(retryAfter));
-  throw new HttpError(429, 'too_many_requests', 'Too many requests from this address; try again later.');
+  scope.setHeader('retry-after', String(retryAfter));
+  throw fail('too_many_requests');
 }

@@ -1,16 +1,16 @@
 /** How the gate says no: a redirect for browser navigations, JSON for everything else. */
-import { sendJson, sendRedirect } from '../http.js';
+import { fail } from '../errors.js';
 import { messagePage } from '../pages.js';
-import { renderPage, type Scope } from '../scope.js';
+import type { Scope } from '../scope.js';
 
 export function answerLogin(scope: Scope, loginUrl: string, redirect: boolean): void {
-  if (redirect) return sendRedirect(scope.res, loginUrl, [], 302);
-  scope.res.setHeader('www-authenticate', 'Bearer');
-  sendJson(scope.res, 401, { error: 'unauthenticated', message: 'Sign in to continue.', login_url: loginUrl });
+  if (redirect) return scope.redirect(loginUrl, 302);
+  scope.setHeader('www-authenticate', 'Bearer');
+  scope.json(401, { error: 'unauthenticated', message: 'Sign in to continue.', login_url: loginUrl });
 }
 
 export function answerForbidden(scope: Scope, navigation: boolean): void {
-  const message = 'Your account may not open this page.';
-  if (navigation) return renderPage(scope, 403, (nonce) => messagePage({ nonce, title: 'Access denied', message }));
-  sendJson(scope.res, 403, { error: 'forbidden', message });
+  const { message } = fail('forbidden');
+  if (navigation) return scope.page(403, (nonce) => messagePage({ nonce, title: 'Access denied', message }));
+  scope.json(403, { error: 'forbidden', message });
 }

@@ -3,19 +3,18 @@
  * verification. Requests answer 202 whatever the address (no enumeration, same
  * timing: the work happens after the answer), with a per-account and per-address limit.
  */
-import { sessionCookie } from '../auth/cookies.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { badRequest, conflict, HttpError } from '../errors.js';
+import { fail } from '../errors.js';
 import { StoreConflict } from '../store/types.js';
-import { parseBody, sendJson, sendRedirect, stringField } from '../http.js';
+import { parseBody, stringField } from '../http.js';
 import { magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
 import { emailRequestPage, messagePage, resetPage } from '../pages.js';
-import { renderForm, renderPage, type Scope } from '../scope.js';
+import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
-import { returnUrl, tokenBody } from './common.js';
-import { answerPendingMfa } from './mfa.js';
+import { returnUrl } from './common.js';
+import { signIn } from './sign-in.js';
 
 const MINUTE = 60_000;
 const PER_ACCOUNT_INTERVAL = 2 * MINUTE;
@@ -24,8 +23,6 @@ const RESET_TTL = 30 * MINUTE;
 const MAGIC_TTL = 15 * MINUTE;
 const VERIFY_TTL = 24 * 60 * MINUTE;
 
-const tooMany = () => new HttpError(429, 'too_many_requests', 'Too many requests from this address; try again later.');
-const invalidLink = () => badRequest('invalid_token', 'This link is invalid, expired or already used.');
 
 /** Accepts the request, answers 202, and only then looks the address up and queues a mail. */
 async function acceptMailRequest(scope: Scope, kind: string, work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
@@ -34,12 +31,12 @@ async function acceptMailRequest(scope: Scope, kind: string, work: (services: Se
   if (bodyKind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
   const email = stringField(fields, 'email', { required: true, max: 320 });
   if (!(await services.throttle.allow(`${kind}_address`, clientAddress(scope.req, services.trusted), PER_ADDRESS.limit, PER_ADDRESS.windowMs))) {
-    throw tooMany();
+    throw fail('too_many_requests');
   }
   if (bodyKind === 'form') {
-    renderPage(scope, 202, (nonce) => messagePage({ nonce, title: 'Check your inbox', message: 'If an account uses that address, a mail is on its way.' }));
+    scope.page(202, (nonce) => messagePage({ nonce, title: 'Check your inbox', message: 'If an account uses that address, a mail is on its way.' }));
   } else {
-    sendJson(scope.res, 202, { status: 'accepted' });
+    scope.json(202, { status: 'accepted' });
   }
   setImmediate(() => {
     void (async () => {
@@ -73,11 +70,11 @@ export async function resetPassword(scope: Scope): Promise<void> {
   await services.accounts.checkNewPassword(password);
   const token = await services.oneTimeTokens.consume(fields['token'], 'password_reset');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
-  if (!user) throw invalidLink();
+  if (!user) throw fail('invalid_token');
   await services.accounts.changePassword(user, password, { checked: true });
   services.log.info('password_reset', { user_id: user.id, audit: true });
-  if (kind === 'form') return sendRedirect(scope.res, '/_auth/login?reset=1');
-  sendJson(scope.res, 200, { status: 'password_changed' });
+  if (kind === 'form') return scope.redirect('/_auth/login?reset=1');
+  scope.json(200, { status: 'password_changed' });
 }
 
 /** POST /_auth/magic-link */
@@ -94,19 +91,12 @@ export async function followMagicLink(scope: Scope): Promise<void> {
   const { services } = scope;
   const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'magic_link');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
-  if (!user || user.disabled) throw invalidLink();
-  const rd = returnUrl(scope, token!.data);
-  const address = clientAddress(scope.req, services.trusted);
+  if (!user || user.disabled) throw fail('invalid_token');
   // The mail proved the address: a magic link counts as a verified email.
   if (!user.emailVerified && user.email) await services.store.setEmail(user.id, user.email, true);
   const kind = (scope.req.headers.accept ?? '').includes('application/json') ? 'json' : 'form';
   // A magic link is one factor, like a password: a second one may still be needed.
-  if (await answerPendingMfa(scope, user, rd, kind)) return;
-  await services.accounts.signedIn(user, 'magic_link', address);
-  const tokens = await services.sessions.start(user);
-  const cookies = [sessionCookie(tokens, services.config)];
-  if (kind === 'json') return sendJson(scope.res, 200, tokenBody(tokens), cookies);
-  sendRedirect(scope.res, rd, cookies, 302);
+  await signIn(scope, user, { rd: token!.data, method: 'magic_link', kind });
 }
 
 /** Queues a verification mail for `email` (a new address counts only once confirmed). */
@@ -116,17 +106,17 @@ export async function sendVerification(services: Services, user: User, email: st
 }
 
 export async function showForgotPage(scope: Scope): Promise<void> {
-  renderForm(scope, 200, (nonce, csrf) => emailRequestPage({ nonce, csrf, action: '/_auth/password/forgot', title: 'Forgot your password?', button: 'Email me a reset link' }));
+  scope.form(200, (nonce, csrf) => emailRequestPage({ nonce, csrf, action: '/_auth/password/forgot', title: 'Forgot your password?', button: 'Email me a reset link' }));
 }
 
 export async function showMagicLinkPage(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
-  renderForm(scope, 200, (nonce, csrf) => emailRequestPage({ nonce, csrf, rd, action: '/_auth/magic-link', title: 'Sign in by email', button: 'Email me a sign-in link' }));
+  scope.form(200, (nonce, csrf) => emailRequestPage({ nonce, csrf, rd, action: '/_auth/magic-link', title: 'Sign in by email', button: 'Email me a sign-in link' }));
 }
 
 export async function showResetPage(scope: Scope): Promise<void> {
   const token = scope.url.searchParams.get('token') ?? '';
-  renderForm(scope, 200, (nonce, csrf) => resetPage({ nonce, csrf, token }));
+  scope.form(200, (nonce, csrf) => resetPage({ nonce, csrf, token }));
 }
 
 /** GET /_auth/email/verify?token= */
@@ -134,16 +124,16 @@ export async function verifyEmail(scope: Scope): Promise<void> {
   const { services } = scope;
   const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'email_verify');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
-  if (!user || !token?.data) throw invalidLink();
+  if (!user || !token?.data) throw fail('invalid_token');
   try {
     await services.store.setEmail(user.id, token.data, true);
   } catch (error) {
     // Another account took the address after this link was sent.
-    if (error instanceof StoreConflict) throw conflict('email_taken', 'That email is already taken by another account.');
+    if (error instanceof StoreConflict) throw fail('email_taken', 'That email is already taken by another account.');
     throw error;
   }
   if (user.email !== token.data) services.log.info('email_changed', { user_id: user.id, audit: true });
   services.log.info('email_verified', { user_id: user.id, audit: true });
-  if ((scope.req.headers.accept ?? '').includes('application/json')) return sendJson(scope.res, 200, { status: 'verified', email: token.data });
-  renderPage(scope, 200, (nonce) => messagePage({ nonce, title: 'Email confirmed', message: `${token.data} is confirmed. You can close this page.` }));
+  if ((scope.req.headers.accept ?? '').includes('application/json')) return scope.json(200, { status: 'verified', email: token.data });
+  scope.page(200, (nonce) => messagePage({ nonce, title: 'Email confirmed', message: `${token.data} is confirmed. You can close this page.` }));
 }

@@ -1,21 +1,19 @@
 /** Passkeys: registering one while signed in, signing in with one, and managing them. SPEC section 7. */
-import { badRequest, notFound } from '../errors.js';
-import { parseBody, sendJson, stringField } from '../http.js';
+import { fail } from '../errors.js';
+import { parseBody, stringField } from '../http.js';
 import type { Scope } from '../scope.js';
-import { limitAddress, requireRecentSignIn, requireUser, returnUrl } from './common.js';
-import { finishSignIn, pendingToken } from './mfa.js';
+import { limitAddress, returnUrl } from './common.js';
+import { finishSignIn, pendingToken } from './sign-in.js';
 
 export async function passkeyRegistrationOptions(scope: Scope): Promise<void> {
-  const { user } = await requireRecentSignIn(scope);
-  sendJson(scope.res, 200, await scope.services.passkeys.registrationOptions(user));
+  scope.json(200, await scope.services.passkeys.registrationOptions(scope.caller.user));
 }
 
 export async function registerPasskey(scope: Scope): Promise<void> {
-  const { user } = await requireRecentSignIn(scope);
   const { fields } = await parseBody(scope.req);
   const name = stringField(fields, 'name', { max: 64 }) ?? 'Passkey';
-  await scope.services.passkeys.register(user, fields['response'], name);
-  sendJson(scope.res, 201, { status: 'passkey_added' });
+  await scope.services.passkeys.register(scope.caller.user, fields['response'], name);
+  scope.json(201, { status: 'passkey_added' });
 }
 
 /** Options for a username-less sign-in, or, during a pending sign-in, for its user's passkeys. */
@@ -24,7 +22,7 @@ export async function passkeyLoginOptions(scope: Scope): Promise<void> {
   await limitAddress(scope, 'passkey_challenge');
   const token = pendingToken(scope, fields);
   const pending = token ? await scope.services.secondFactors.pending(token) : undefined;
-  sendJson(scope.res, 200, await scope.services.passkeys.authenticationOptions(pending?.user));
+  scope.json(200, await scope.services.passkeys.authenticationOptions(pending?.user));
 }
 
 /** A passkey sign-in is complete by itself; it also completes a pending second step. */
@@ -33,17 +31,16 @@ export async function passkeyLogin(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
   const token = pendingToken(scope, fields);
   const pending = token ? await services.secondFactors.pending(token) : undefined;
-  if (token && !pending) throw badRequest('invalid_mfa_token', 'The sign-in has expired; please start again.');
+  if (token && !pending) throw fail('invalid_mfa_token');
   const user = await services.passkeys.authenticate(fields['response'], pending?.user);
-  if (pending && !(await services.secondFactors.complete(token))) throw badRequest('invalid_mfa_token', 'The sign-in has expired.');
+  if (pending && !(await services.secondFactors.complete(token))) throw fail('invalid_mfa_token');
   const rd = pending?.rd ?? returnUrl(scope, fields['rd']);
-  await finishSignIn(scope, user, rd, 'passkey', 'json');
+  await finishSignIn(scope, user, { rd, method: 'passkey', kind: 'json' });
 }
 
 export async function listPasskeys(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
-  const credentials = await scope.services.store.listCredentials(user.id);
-  sendJson(scope.res, 200, {
+  const credentials = await scope.services.store.listCredentials(scope.caller.user.id);
+  scope.json(200, {
     passkeys: credentials.map((c) => ({ id: c.id, name: c.name, created_at: new Date(c.createdAt).toISOString(), last_used_at: c.lastUsedAt && new Date(c.lastUsedAt).toISOString() })),
   });
 }
@@ -51,16 +48,15 @@ export async function listPasskeys(scope: Scope): Promise<void> {
 const credentialId = (scope: Scope) => decodeURIComponent(scope.url.pathname.slice('/_auth/webauthn/credentials/'.length));
 
 export async function renamePasskey(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
   const { fields } = await parseBody(scope.req);
   const name = stringField(fields, 'name', { required: true, max: 64 });
-  if (!(await scope.services.store.renameCredential(user.id, credentialId(scope), name))) throw notFound();
-  sendJson(scope.res, 200, { status: 'renamed' });
+  if (!(await scope.services.store.renameCredential(scope.caller.user.id, credentialId(scope), name))) throw fail('not_found');
+  scope.json(200, { status: 'renamed' });
 }
 
 export async function deletePasskey(scope: Scope): Promise<void> {
-  const { user } = await requireUser(scope);
-  if (!(await scope.services.store.deleteCredential(user.id, credentialId(scope)))) throw notFound();
+  const { user } = scope.caller;
+  if (!(await scope.services.store.deleteCredential(user.id, credentialId(scope)))) throw fail('not_found');
   scope.services.log.info('passkey_removed', { user_id: user.id, audit: true });
-  sendJson(scope.res, 200, { status: 'deleted' });
+  scope.json(200, { status: 'deleted' });
 }

@@ -6,7 +6,9 @@ import type { IncomingMessage } from 'node:http';
 import { withoutSessionCookie } from '../auth/cookies.js';
 import { clientAddress, isTrusted } from '../auth/forwarded.js';
 import { decideGate, isNavigation, type GateDecision } from '../auth/gate.js';
+import { judgedHost } from '../auth/hosts.js';
 import { identityHeaders } from '../auth/identity-headers.js';
+import { methodOverride } from '../auth/method-override.js';
 import { judgedPath } from '../auth/paths.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import type { Services } from '../services.js';
@@ -19,7 +21,8 @@ export function proxyHandler(upstream: Upstream): Handler {
   return function proxy(scope) {
     const { req, services } = scope;
     const path = judgedPath(scope.path);
-    const decision = decideGate({ host: req.headers.host ?? '', path, method: req.method ?? 'GET' }, req.headers, services);
+    const target = { host: judgedHost(req.headers.host), path, method: req.method ?? 'GET', override: methodOverride(req.headers) };
+    const decision = decideGate(target, req.headers, services);
     // Decided without a promise when the token was verified before: the common case costs no extra tick.
     const reply = (settled: GateDecision) => pass(scope, upstream, path, settled);
     return decision instanceof Promise ? decision.then(reply) : reply(decision);

@@ -2,11 +2,11 @@
 import { authenticate, bearerToken } from '../auth/authenticate.js';
 import { clearedCookie, readSessionCookie, sessionCookie } from '../auth/cookies.js';
 import { TokenInvalid } from '../auth/tokens.js';
-import { unauthorized } from '../errors.js';
-import { parseBody, sendEmpty, sendJson, sendRedirect, stringField } from '../http.js';
+import { fail } from '../errors.js';
+import { parseBody, stringField } from '../http.js';
 import { signedInPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
-import { renderForm, type Scope } from '../scope.js';
+import type { Scope } from '../scope.js';
 import { loginUrl, tokenBody } from './common.js';
 
 /** POST /_auth/refresh: a rotated pair for the refresh token in the body or the cookie. */
@@ -14,9 +14,10 @@ export async function refresh(scope: Scope): Promise<void> {
   const { sessions, config } = scope.services;
   const { fields } = await parseBody(scope.req);
   const presented = stringField(fields, 'refresh_token', { max: 512 }) ?? readSessionCookie(scope.req.headers.cookie).refresh;
-  if (!presented) throw unauthorized('refresh_token_missing', 'Send a refresh_token, or the refresh cookie.');
+  if (!presented) throw fail('refresh_token_missing');
   const tokens = await sessions.refresh(presented);
-  sendJson(scope.res, 200, tokenBody(tokens), [sessionCookie(tokens, config)]);
+  scope.setCookie(sessionCookie(tokens, config));
+  scope.json(200, tokenBody(tokens));
 }
 
 /**
@@ -34,9 +35,9 @@ export async function logout(scope: Scope): Promise<void> {
   } else if (session) {
     await sessions.end(session.sessionId, 'logout');
   }
-  const cookies = [clearedCookie(config)];
-  if (kind === 'form') return sendRedirect(scope.res, loginUrl('/'), cookies);
-  sendEmpty(scope.res, 204, cookies);
+  scope.setCookie(clearedCookie(config));
+  if (kind === 'form') return scope.redirect(loginUrl('/'));
+  scope.empty(204);
 }
 
 async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
@@ -61,43 +62,43 @@ async function sessionToEnd(scope: Scope, bodyToken: string | undefined) {
 export async function userinfo(scope: Scope): Promise<void> {
   const { claims, setCookie, failure } = await authenticate(scope.req.headers, scope.services);
   if (!claims) {
-    return sendJson(scope.res, 401, {
+    return scope.json(401, {
       error: 'unauthenticated',
       message: 'Sign in first.',
       reason: failure,
       login_url: loginUrl('/'),
     });
   }
-  sendJson(
-    scope.res,
-    200,
-    {
+  scope.setCookie(setCookie);
+  scope.json(200, {
       id: claims.sub,
       username: claims.username,
       email: claims.email,
       groups: claims.groups,
       session_id: claims.sid,
       expires_at: new Date(claims.exp * 1000).toISOString(),
-    },
-    setCookie ? [setCookie] : [],
-  );
+  });
 }
 
 /** GET /_auth/jwks.json: the public keys that may have signed a live token. */
 export async function jwks(scope: Scope): Promise<void> {
   const body = JSON.stringify(scope.services.keys.jwks());
-  scope.res.writeHead(200, {
-    'content-type': 'application/jwk-set+json',
-    'content-length': Buffer.byteLength(body),
-    // Short: a rotated key must reach verifiers well within a trust window.
-    'cache-control': 'public, max-age=60',
-  });
-  scope.res.end(body);
+  scope.raw(
+    200,
+    {
+      'content-type': 'application/jwk-set+json',
+      'content-length': Buffer.byteLength(body),
+      // Short: a rotated key must reach verifiers well within a trust window.
+      'cache-control': 'public, max-age=60',
+    },
+    body,
+  );
 }
 
 /** GET /: without an upstream, a small page saying who is signed in. */
 export async function home(scope: Scope): Promise<void> {
   const { claims, setCookie } = await authenticate(scope.req.headers, scope.services);
-  if (!claims) return sendRedirect(scope.res, loginUrl('/'), [], 302);
-  renderForm(scope, 200, (nonce, csrf) => signedInPage({ nonce, csrf, username: claims.username }), setCookie ? [setCookie] : []);
+  if (!claims) return scope.redirect(loginUrl('/'), 302);
+  scope.setCookie(setCookie);
+  scope.form(200, (nonce, csrf) => signedInPage({ nonce, csrf, username: claims.username }));
 }

@@ -7,7 +7,6 @@ import { originalRequest, type OriginalRequest } from '../auth/forwarded.js';
 import { decideGate, isNavigation, type GateDecision } from '../auth/gate.js';
 import { identityHeaders } from '../auth/identity-headers.js';
 import { judgedPath } from '../auth/paths.js';
-import { sendRedirect } from '../http.js';
 import type { Scope } from '../scope.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
@@ -15,7 +14,7 @@ export function verify(scope: Scope): void | Promise<void> {
   const original = originalRequest(scope.req, scope.services.trusted);
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
-  const decision = decideGate({ host: original.host, path, method: original.method }, scope.req.headers, scope.services);
+  const decision = decideGate({ host: original.hostname, path, method: original.method, override: original.override }, scope.req.headers, scope.services);
   const reply = (settled: GateDecision) => answer(scope, original, path + query, settled);
   return decision instanceof Promise ? decision.then(reply) : reply(decision);
 }
@@ -26,7 +25,8 @@ function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, d
     if (decision.setCookie && original.style === 'forward') {
       // Caddy and Traefik drop Set-Cookie from a 2xx auth answer but pass a redirect on as is:
       // send the browser back to the same URL (307 keeps method and body) with its renewed cookie.
-      return sendRedirect(res, originalUrl(original), [decision.setCookie], 307);
+      scope.setCookie(decision.setCookie);
+      return scope.redirect(originalUrl(original), 307);
     }
     const headers: Record<string, string> = { 'cache-control': 'no-store', 'content-length': '0' };
     for (const [name, value] of identityHeaders(services.config.identity_headers, decision.claims)) headers[name] = value;
@@ -36,14 +36,13 @@ function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, d
     res.writeHead(200, headers);
     return void res.end();
   }
-  res.setHeader('cache-control', 'no-store');
   const navigation = isNavigation(req.headers);
   if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
   const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, pathAndQuery))}`;
   if (original.style === 'nginx' && navigation) {
     // nginx auth_request understands only 2xx/401/403, and cannot URL-encode rd itself:
     // its error_page redirects to this Location (auth_request_set $auth_login $upstream_http_location).
-    res.setHeader('location', login);
+    scope.setHeader('location', login);
   }
   answerLogin(scope, login, navigation && original.style === 'forward');
 }

@@ -1,7 +1,7 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, openDb, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
-import { loginKey, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
+import { loginKey, NotFirstUser, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
 
 const ADMIN_GROUPS = JSON.stringify(['admins']);
 
@@ -54,22 +54,27 @@ export function sqlStore(db: Db): Store {
     ping: async () => void (await db.get('SELECT 1')),
     close: async () => db.close(),
 
-    async createUser({ username, email = null, passwordHash, admin = false, now }: NewUser) {
+    async createUser({ username, email = null, passwordHash, admin = false, onlyIfFirst = false, now }: NewUser) {
       try {
-        // One statement, so "first account is an administrator" holds even when two register at once.
+        // One statement, so "first account is an administrator" (and "only the first") holds even when two register at once.
         const row = await db.get(
           `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
            SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
+           WHERE NOT ? OR NOT EXISTS (SELECT 1 FROM users)
            RETURNING *`,
-          [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now],
+          [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
         );
-        return toUser(row!);
+        if (!row) throw new NotFirstUser();
+        return toUser(row);
       } catch (error) {
         const column = isUniqueViolation(error);
         if (column === 'users.username_key') throw new StoreConflict('username');
         if (column === 'users.email_key') throw new StoreConflict('email');
         throw error;
       }
+    },
+    async hasUsers() {
+      return (await db.get('SELECT 1 FROM users LIMIT 1')) !== undefined;
     },
     async findUserById(id) {
       const row = await db.get('SELECT * FROM users WHERE id = ?', [id]);

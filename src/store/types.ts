@@ -23,6 +23,8 @@ export interface NewUser {
   email?: string | null;
   passwordHash: string;
   admin?: boolean;
+  /** Create the user only on an empty database, decided in the same statement; else throw NotFirstUser. */
+  onlyIfFirst?: boolean;
   now: number;
 }
 
@@ -90,8 +92,10 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  /** Creates a user; the first one on an empty database is an administrator. Throws StoreConflict. */
+  /** Creates a user; the first one on an empty database is an administrator. Throws StoreConflict (and NotFirstUser, see NewUser). */
   createUser(user: NewUser): Promise<User>;
+  /** Whether any account exists. */
+  hasUsers(): Promise<boolean>;
   findUserById(id: string): Promise<User | undefined>;
   /** By username or email, both case-insensitive. */
   findUserByLogin(login: string): Promise<User | undefined>;
@@ -179,6 +183,13 @@ export interface Store {
 export class StoreConflict extends Error {
   constructor(readonly field: 'username' | 'email' | 'credential') {
     super(`${field} is taken`);
+  }
+}
+
+/** createUser with `onlyIfFirst`, when an account already exists. */
+export class NotFirstUser extends Error {
+  constructor() {
+    super('an account already exists');
   }
 }
 

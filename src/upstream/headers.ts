@@ -35,7 +35,7 @@ export function connectionTokens(value: string | string[] | undefined): Readonly
 export class UpstreamError extends Error {
   constructor(
     readonly status: 502 | 504,
-    readonly code: string,
+    readonly code: 'upstream_unreachable' | 'upstream_timeout',
   ) {
     super(code);
   }

@@ -6,6 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { decideGate } from '../auth/gate.js';
+import { judgedHost } from '../auth/hosts.js';
+import { methodOverride } from '../auth/method-override.js';
 import { normalizePath } from '../auth/paths.js';
 import { upstreamHeaders } from '../handlers/proxy.js';
 import type { Services } from '../services.js';
@@ -32,7 +34,8 @@ export function websocketHandler(services: Services, target: string) {
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const [rawPath = '', query] = (req.url ?? '').split(/\?(.*)/s);
     const path = normalizePath(rawPath);
-    const decision = await decideGate({ host: req.headers.host ?? '', path, method: 'GET' }, req.headers, services);
+    const target = { host: judgedHost(req.headers.host), path, method: 'GET', override: methodOverride(req.headers) };
+    const decision = await decideGate(target, req.headers, services);
     if (decision.outcome === 'login') return refuse(socket, 401, 'Unauthorized');
     if (decision.outcome === 'forbidden') return refuse(socket, 403, 'Forbidden');
     if (decision.setCookie) renewedCookie.set(req, decision.setCookie);

@@ -166,6 +166,7 @@ describe.each(PROXIES)('behind $name', ({ name, peer, start, renewalHops }) => {
         access_rules: [
           { path: '/admin', groups: ['admins'], policy: 'authenticated' },
           { path: '/feed', methods: ['GET', 'HEAD'], policy: 'public' },
+          { path: '/forms', methods: ['POST'], policy: 'public' },
         ],
       });
       proxy = await start({ port, gatehouse: gate.address, app: new URL(echo.url).host });
@@ -256,6 +257,16 @@ describe.each(PROXIES)('behind $name', ({ name, peer, start, renewalHops }) => {
         const post = await send(`${proxy.url}/feed`, { method: 'POST', headers: { ...FETCH, 'content-type': 'text/plain' }, body: 'x' });
         expect(post.status).toBe(401);
         expect(echo.seen.filter((seen) => seen.path === '/feed' && seen.method === 'POST')).toEqual([]);
+      });
+
+      it('cannot pass a POST-only public path as a DELETE with a method-override header, which the proxy passes to gatehouse too', async () => {
+        const post = (headers: Record<string, string>) =>
+          send(`${proxy.url}/forms/contact`, { method: 'POST', headers: { ...FETCH, 'content-type': 'text/plain', ...headers }, body: 'x' });
+        expect((await post({})).status).toBe(200);
+        for (const name of ['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override']) {
+          expect((await post({ [name]: 'DELETE' })).status, name).toBe(401);
+        }
+        expect(appRequestsFor('/forms/contact')).toBe(1);
       });
 
       it.each([

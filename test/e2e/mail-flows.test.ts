@@ -163,7 +163,7 @@ describe('magic links', () => {
     const { url } = linkIn(await smtp.waitFor(mailTo(user.email, MAGIC_SUBJECT)), '/_auth/magic-link/verify');
 
     const followed = await fetch(onGate(gate, url), { redirect: 'manual' });
-    expect(followed.status).toBe(302);
+    expect(followed.status).toBe(303);
     expect(followed.headers.get('location')).toBe('/after');
     const session = cookiesOf(followed)['gatehouse_session'];
     expect(session).toBeTruthy();

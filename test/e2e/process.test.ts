@@ -189,6 +189,21 @@ describe('configuration errors', () => {
     ]);
   });
 
+  it('stops on a misspelt YAML key, naming the nearest setting', () => {
+    const dir = newDir();
+    writeFileSync(`${dir}/gatehouse.yaml`, 'registraton: open\n');
+    const result = runCli(['serve', '--config', `${dir}/gatehouse.yaml`], gatehouseEnv(dir));
+    expect(result.status).toBe(2);
+    expect(result.stderr.trim()).toBe(`gatehouse: ${dir}/gatehouse.yaml: unknown setting \`registraton\`; did you mean \`registration\`?`);
+  });
+
+  it('warns on stderr about a misspelt GATEHOUSE_ variable in the other commands', () => {
+    const result = runCli(['config', 'check'], gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDW: '1m' }));
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe('gatehouse: warning: GATEHOUSE_TRUST_WINDW is not a setting and is ignored; did you mean GATEHOUSE_TRUST_WINDOW?\n');
+    expect(result.stdout).toContain('trust_window: 300000');
+  });
+
   it('prints the effective config with secrets redacted', () => {
     const env = gatehouseEnv(newDir(), { GATEHOUSE_SMTP_URL: 'smtp://mailer:hunter22@mail.example.com:587', GATEHOUSE_PASSWORD_PEPPER: 'pepper-secret' });
     const result = runCli(['config', 'check'], env);
@@ -197,6 +212,90 @@ describe('configuration errors', () => {
     expect(result.stdout).toContain('trust_window: 300000');
     expect(result.stdout).not.toContain('hunter22');
     expect(result.stdout).not.toContain('pepper-secret');
+  });
+});
+
+describe('the start line', () => {
+  const event = (server: ServerProcess, name: string) =>
+    server.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['event'] === name);
+  const stop = async (server: ServerProcess) => {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  };
+
+  it('names URLs, mode, database, policy, and where to create the administrator until an account exists', async () => {
+    const dir = newDir();
+    const env = gatehouseEnv(dir, { GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' });
+    const fresh = await spawnServer(env);
+    try {
+      const [listening] = event(fresh, 'listening');
+      expect(listening).toMatchObject({
+        level: 'info',
+        url: fresh.url,
+        management_url: fresh.managementUrl,
+        mode: 'forward-auth / endpoints only',
+        database: `file:${dir}/gatehouse.db`,
+        registration: 'closed',
+      });
+      await eventually(async () => (event(fresh, 'no_account_yet').length > 0 ? true : undefined), 5000);
+      expect(event(fresh, 'no_account_yet')).toEqual([expect.objectContaining({ url: 'https://auth.example.com/_auth/register' })]);
+      // The hint is true: closed registration still lets the first account in, as administrator, and nobody after it.
+      expect((await postJson(`${fresh.url}/_auth/register`, { username: 'founder', password: PASSWORD })).status).toBe(201);
+      const second = await postJson(`${fresh.url}/_auth/register`, { username: 'second', password: PASSWORD });
+      expect(`${second.status} ${((await second.json()) as { error: string }).error}`).toBe('403 registration_closed');
+    } finally {
+      await stop(fresh);
+    }
+    const again = await spawnServer(env);
+    await stop(again);
+    expect(event(again, 'listening')).toHaveLength(1);
+    expect(event(again, 'no_account_yet')).toEqual([]);
+  });
+
+  it('names the upstream in proxy mode and the open policy with its domains', async () => {
+    const server = await spawnServer(
+      gatehouseEnv(newDir(), { GATEHOUSE_UPSTREAM: 'http://127.0.0.1:9', GATEHOUSE_REGISTRATION: 'open', GATEHOUSE_REGISTRATION_DOMAINS: 'example.com' }),
+    );
+    await stop(server);
+    expect(event(server, 'listening')[0]).toMatchObject({
+      mode: 'proxy → http://127.0.0.1:9',
+      registration: 'open to example.com (address confirmation required)',
+    });
+  });
+
+  it('starts with trust_window 5s alone: refresh_grace follows it down', async () => {
+    const env = gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDOW: '5s' });
+    const server = await spawnServer(env);
+    await stop(server);
+    expect(event(server, 'listening')).toHaveLength(1);
+    expect(runCli(['config', 'check'], env).stdout).toMatch(/^refresh_grace: 5000$/m);
+  });
+
+  it('warns in its log about a misspelt GATEHOUSE_ variable, with the nearest name, and starts', async () => {
+    const server = await spawnServer(gatehouseEnv(newDir(), { GATEHOUSE_REGISTRATON: 'open' }));
+    await stop(server);
+    expect(event(server, 'config_warning')).toEqual([
+      expect.objectContaining({ level: 'warn', message: 'GATEHOUSE_REGISTRATON is not a setting and is ignored; did you mean GATEHOUSE_REGISTRATION?' }),
+    ]);
+    expect(event(server, 'listening')[0]).toMatchObject({ registration: 'closed' });
+  });
+
+  it('says nothing about the variables Kubernetes injects for a Service named gatehouse', async () => {
+    const links = {
+      GATEHOUSE_SERVICE_HOST: '10.0.0.1',
+      GATEHOUSE_SERVICE_PORT: '4180',
+      GATEHOUSE_SERVICE_PORT_HTTP: '4180',
+      GATEHOUSE_PORT: 'tcp://10.0.0.1:4180',
+      GATEHOUSE_PORT_4180_TCP: 'tcp://10.0.0.1:4180',
+      GATEHOUSE_PORT_4180_TCP_PROTO: 'tcp',
+      GATEHOUSE_PORT_4180_TCP_PORT: '4180',
+      GATEHOUSE_PORT_4180_TCP_ADDR: '10.0.0.1',
+    };
+    const server = await spawnServer(gatehouseEnv(newDir(), links));
+    await stop(server);
+    expect(server.lines.filter((line) => !line.includes('"level":"info"'))).toEqual([]);
+    const check = runCli(['config', 'check'], gatehouseEnv(newDir(), links));
+    expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
   });
 });
 

@@ -16,6 +16,7 @@ export function testConfig(settings: Settings = {}, dir = tempDir()): Config {
     management_listen: '127.0.0.1:0',
     database_url: `file:${join(dir, 'gatehouse.db')}`,
     log_level: 'error',
+    registration: 'open', // most tests register several users; test/http/registration.test.ts covers the default
     ...settings,
   };
   for (const [name, value] of Object.entries(all)) raw.set(name, { value, source: 'test' });

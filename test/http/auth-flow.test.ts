@@ -103,6 +103,27 @@ describe('forms', () => {
     },
   );
 
+  describe('with a redirect host that names a port', () => {
+    let ported: TestGatehouse;
+    beforeAll(async () => {
+      ported = await startTestGatehouse({ redirect_hosts: 'app.test:8443, wiki.test' });
+    });
+    afterAll(() => ported.close());
+
+    it.each([
+      ['the named port', 'https://app.test:8443/x', 'https://app.test:8443/x'],
+      ['a host without a port, on the default port', 'https://wiki.test/x', 'https://wiki.test/x'],
+      ['another port of the host that names one', 'https://app.test:9443/x', '/'],
+      ['another port of a host that names none', 'https://wiki.test:8443/x', '/'],
+      ["another port of gatehouse's own host", 'http://localhost:9999/x', '/'],
+    ])('after sign-in, sends an rd to %s (%s) to %s', async (_what, rd, location) => {
+      const { username } = await registerUser(ported);
+      const res = await postForm(ported, '/_auth/login', { username, password: PASSWORD, rd });
+      expect(res.status).toBe(303);
+      expect(res.headers.get('location')).toBe(location);
+    });
+  });
+
   it('shows the login page again with the error in place after a wrong password', async () => {
     const res = await postForm(gate, '/_auth/login', { username: 'nobody', password: 'wrong password', rd: '/x' });
     expect(res.status).toBe(401);

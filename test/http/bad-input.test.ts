@@ -189,36 +189,33 @@ describe('garbage cookies on GET /_auth/userinfo', () => {
   const userinfo = (headers: Record<string, string>) => viaFetch(fetch(`${gate.url}/_auth/userinfo`, { headers }));
 
   it.each([
-    ['an access cookie of bad percent-encoding', 'gatehouse_access=%%%'],
-    ['an access cookie of truncated percent-encoding', 'gatehouse_access=%E0%A4%A'],
-    ['a 4 KB access cookie', `gatehouse_access=${'A'.repeat(4096)}`],
-    ['a 4 KB refresh cookie', `gatehouse_refresh=${'A'.repeat(4096)}`],
-    ['a refresh cookie that is not a token', 'gatehouse_refresh=a.b'],
-    ['a well-formed refresh cookie nobody issued', `gatehouse_refresh=${'A'.repeat(22)}.${'B'.repeat(43)}`],
-    ['garbage in both cookies', 'gatehouse_access=a.b.c; gatehouse_refresh=x.y'],
-    ['an unsigned (alg none) token', 'gatehouse_access=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'],
-    ['a JWT of empty objects', 'gatehouse_access=e30.e30.e30'],
-    ['an unparsable cookie header', ';;;=='],
-    ['only an equals sign', '='],
-    ['an unterminated quote', 'gatehouse_access="abc'],
-    ['the cookie twice', 'gatehouse_access=a; gatehouse_access=b'],
-    ['a cookie name with no value', 'gatehouse_access'],
-    ['an empty access cookie', 'gatehouse_access='],
-    // The same garbage in a single combined session cookie (access~refresh), should the cookies merge.
+    // The one cookie gatehouse sets holds both tokens as access~refresh: garbage in either half, or around it.
     ['a session cookie of bad percent-encoding', 'gatehouse_session=%%%'],
+    ['a session cookie of truncated percent-encoding', 'gatehouse_session=%E0%A4%A'],
     ['a 4 KB session cookie', `gatehouse_session=${'A'.repeat(4096)}`],
+    ['a 4 KB access half', `gatehouse_session=${'A'.repeat(4096)}~x`],
+    ['a 4 KB refresh half', `gatehouse_session=~${'A'.repeat(4096)}`],
+    ['a refresh half that is not a token', 'gatehouse_session=~a.b'],
+    ['a session cookie with a well-formed refresh nobody issued', `gatehouse_session=~${'A'.repeat(22)}.${'B'.repeat(43)}`],
     ['a session cookie of garbage halves', 'gatehouse_session=a.b.c~x.y'],
+    ['an unsigned (alg none) access half', 'gatehouse_session=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.~'],
+    ['an access half of empty objects', 'gatehouse_session=e30.e30.e30'],
     ['a session cookie of only its separator', 'gatehouse_session=~'],
     ['a session cookie of three parts', 'gatehouse_session=a~b~c'],
-    ['a session cookie with a well-formed refresh nobody issued', `gatehouse_session=~${'A'.repeat(22)}.${'B'.repeat(43)}`],
+    ['an unterminated quote', 'gatehouse_session="abc'],
+    ['the cookie twice', 'gatehouse_session=a~b; gatehouse_session=c~d'],
+    ['the cookie name with no value', 'gatehouse_session'],
+    ['an empty session cookie', 'gatehouse_session='],
+    ['an unparsable cookie header', ';;;=='],
+    ['only an equals sign', '='],
   ])('answers %s with 401 JSON', async (_what, cookie) => {
     expectCleanRefusal(await userinfo({ cookie }), 401, 'unauthenticated');
   });
 
   it.each([
-    ['UTF-8 in the access cookie', 'gatehouse_access=ü€😀'],
-    ['UTF-8 in the refresh cookie', 'gatehouse_refresh=ключ.значение'],
-    ['UTF-8 in the cookie name', 'gätehouse_access=x; gatehouse_refresh=ü'],
+    ['UTF-8 in the access half', 'gatehouse_session=ü€😀'],
+    ['UTF-8 in the refresh half', 'gatehouse_session=~ключ.значение'],
+    ['UTF-8 in the cookie name', 'gätehouse_session=x; gatehouse_session=ü'],
     ['UTF-8 in the session cookie', 'gatehouse_session=ключ~значение'],
   ])('answers %s (raw bytes on the wire) with 401 JSON', async (_what, cookie) => {
     const request = Buffer.concat([Buffer.from(requestHead('GET', '/_auth/userinfo', [`Cookie: ${cookie}`]), 'utf8')]);
@@ -226,7 +223,7 @@ describe('garbage cookies on GET /_auth/userinfo', () => {
   });
 
   it('answers Latin-1 bytes in the cookie with 401 JSON', async () => {
-    const head = requestHead('GET', '/_auth/userinfo', ['Cookie: gatehouse_access=\xff\xfe\x80']);
+    const head = requestHead('GET', '/_auth/userinfo', ['Cookie: gatehouse_session=\xff\xfe\x80']);
     expectCleanRefusal(await rawRequest(Buffer.from(head, 'latin1')), 401, 'unauthenticated');
   });
 
@@ -253,8 +250,8 @@ describe('garbage cookies on GET /_auth/userinfo', () => {
   });
 
   it.each([
-    ['/_auth/refresh', 'gatehouse_refresh=a.b', 401],
-    ['/_auth/refresh', 'gatehouse_refresh=%%%', 401],
+    ['/_auth/refresh', 'gatehouse_session=~a.b', 401],
+    ['/_auth/refresh', 'gatehouse_session=%%%', 401],
     ['/_auth/refresh', 'gatehouse_session=a.b.c~x.y', 401],
     ['/_auth/refresh', ';;;==', 401],
   ])('POST %s answers the cookie %j with 401 JSON', async (path, cookie, status) => {
@@ -262,7 +259,7 @@ describe('garbage cookies on GET /_auth/userinfo', () => {
     expectCleanRefusal(answer, status);
   });
 
-  it.each(['gatehouse_refresh=a.b', 'gatehouse_session=a~b~c', ';;;==', `gatehouse_access=${'A'.repeat(4096)}`])(
+  it.each(['gatehouse_session=~a.b', 'gatehouse_session=a~b~c', ';;;==', `gatehouse_session=${'A'.repeat(4096)}~`])(
     'POST /_auth/logout with the cookie %j still ends cleanly with 204 and clears the cookies',
     async (cookie) => {
       const res = await fetch(`${gate.url}/_auth/logout`, { method: 'POST', headers: { cookie, authorization: 'Bearer a.b.c' } });

@@ -44,7 +44,7 @@ describe('registering a passkey', () => {
     return postJson(`${gate.url}/_auth/webauthn/register/verify`, { response, name: 'Key' }, bearer);
   }
 
-  it('answers 409 passkey_taken for a credential ID another account or the same one holds, and leaves it with its holder', async () => {
+  it('answers 409 credential_taken for a credential ID another account or the same one holds, and leaves it with its holder', async () => {
     const [holder, other] = [await registerUser(gate), await registerUser(gate)];
     const credentialId = randomBytes(32);
     expect((await registerCredential(holder.access_token, credentialId)).status).toBe(201);
@@ -52,7 +52,7 @@ describe('registering a passkey', () => {
     for (const user of [other, holder]) {
       const again = await registerCredential(user.access_token, credentialId);
       expect(again.status).toBe(409);
-      expect(await again.json()).toMatchObject({ error: 'passkey_taken' });
+      expect(await again.json()).toMatchObject({ error: 'credential_taken' });
     }
     const stored = await gate.services.store.findCredential(credentialId.toString('base64url'));
     expect(stored?.userId).toBe((await gate.services.store.findUserByLogin(holder.username))!.id);

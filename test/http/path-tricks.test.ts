@@ -143,6 +143,39 @@ describe('proxy mode, signed-in client', () => {
   });
 });
 
+describe('paths encoded more than once', () => {
+  // Some upstreams (PHP, some Java containers, apps behind a second proxy) decode again:
+  // what reaches them after that decoding was never judged.
+  const ENCODED_TWICE_OR_MORE = [
+    '/public/%252e%252e/admin',
+    '/public/%25252e%25252e/admin',
+    '/public/%2525252e%2525252e/admin',
+    '/public/..%252fadmin',
+    '/%2541dmin',
+    '/files/a%2525b',
+  ];
+
+  it.each(ENCODED_TWICE_OR_MORE)('refuses %j with 400 in proxy mode, even signed in, before the upstream', async (target) => {
+    const token = (await registerUser(gate)).access_token;
+    let status = 0;
+    const seen = await seenDuring(async () => ({ status } = await sendRaw(target, { authorization: `Bearer ${token}` })));
+    expect(status).toBe(400);
+    expect(seen).toEqual([]);
+  });
+
+  it.each(ENCODED_TWICE_OR_MORE)('refuses %j with 400 in a forward-auth check', async (target) => {
+    const res = await rawRequest(`${gate.url}/_auth/verify`, { headers: { 'x-original-url': `http://localhost${target}`, 'x-original-method': 'GET' } });
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ error: 'ambiguous_path' });
+  });
+
+  it('still serves a literal percent sign, encoded once', async () => {
+    const token = (await registerUser(gate)).access_token;
+    const seen = await seenDuring(() => sendRaw('/files/100%25%20off', { authorization: `Bearer ${token}` }));
+    expect(seen).toEqual(['/files/100%25%20off']);
+  });
+});
+
 describe('forward-auth in the nginx style', () => {
   const verify = (originalUrl: string) => rawRequest(`${gate.url}/_auth/verify`, { headers: { 'x-original-url': originalUrl, 'x-original-method': 'GET' } });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration, redactedConfig, validateConfig, type Config, type RawSettings } from '../../src/config.js';
+import { loadConfig, parseDuration, redactedConfig, startSummary, validateConfig, type Config, type RawSettings } from '../../src/config.js';
 
 const FILE = 'gatehouse.yaml';
 
@@ -61,10 +61,16 @@ describe('a bad value for a setting', () => {
     ['cookie_domain', '*.example.com', /a (host|domain) name/],
     ['cookie_secure', 'maybe', /true or false/],
     ['registration', 'invite-only', /one of open, closed/],
+    ['registration_domains', '*.example.com', /a domain name such as example\.com \(no wildcard\)/],
+    ['registration_domains', 'example.com, @example.org', /a host name/],
     ['refresh_grace', '10', /a duration/],
     ['public_paths', 'static,/health', /paths starting with \//],
     ['redirect_hosts', 'https://app.example.com', /a host name such as example\.com or \*\.example\.com/],
     ['redirect_hosts', 'app.example.com,exa_mple.com', /a host name/],
+    ['redirect_hosts', 'app.example.com:0', /a host name with an optional port/],
+    ['redirect_hosts', 'app.example.com:65536', /a host name with an optional port/],
+    ['redirect_hosts', 'app.example.com:', /a host name/],
+    ['redirect_hosts', ':8443', /a host name/],
     ['trusted_proxies', '10.0.0.0/33', /IP addresses or CIDRs such as 10\.0\.0\.0\/8/],
     ['trusted_proxies', '::1/129', /IP addresses or CIDRs/],
     ['trusted_proxies', 'proxy.internal', /IP addresses or CIDRs/],
@@ -157,7 +163,7 @@ describe('reporting every problem at once', () => {
   it('reports an unknown YAML key together with a bad value', () => {
     const { errors } = load({ yaml: 'trust_windw: 5m\nregistration: maybe\n' });
     expect(errors).toEqual([
-      expect.stringMatching(/^trust_windw: unknown setting in gatehouse\.yaml; known settings are .*trust_window/),
+      'gatehouse.yaml: unknown setting `trust_windw`; did you mean `trust_window`?',
       expect.stringMatching(/^registration: "maybe" is not valid/),
     ]);
   });
@@ -209,17 +215,30 @@ describe('precedence: defaults < YAML file < GATEHOUSE_* environment < flags', (
 });
 
 describe('unknown settings', () => {
-  it.each(['trust_windw', 'colour', 'upstreams'])('refuses the unknown YAML key %s', (key) => {
+  it.each([
+    ['registraton', 'registration'],
+    ['trust_windw', 'trust_window'],
+    ['upstreams', 'upstream'],
+    ['Log_Level', 'log_level'],
+    ['registration_domain', 'registration_domains'],
+    ['refresh-grace', 'refresh_grace'],
+  ])('refuses the unknown YAML key %s and names the nearest setting, %s', (key, nearest) => {
     const { config, errors } = load({ yaml: `${key}: 1\n` });
     expect(config).toBeUndefined();
-    expect(errors).toEqual([expect.stringMatching(new RegExp(`^${key}: unknown setting in gatehouse\\.yaml; known settings are listen, `))]);
+    expect(errors).toEqual([`gatehouse.yaml: unknown setting \`${key}\`; did you mean \`${nearest}\`?`]);
+  });
+
+  it.each(['colour', 'x', 'database'])('refuses the unknown YAML key %s, near no setting, with the list of settings', (key) => {
+    const { config, errors } = load({ yaml: `${key}: 1\n` });
+    expect(config).toBeUndefined();
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`^gatehouse\\.yaml: unknown setting \`${key}\`; known settings are listen, .*, registration_domains, `))]);
   });
 
   // Names every plain object inherits must not pass for settings (`name in SETTINGS` does).
   it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])('refuses the YAML key %s, which every object inherits', (key) => {
     const { config, errors } = load({ yaml: `${key}: 1\n` });
     expect(config).toBeUndefined();
-    expect(errors).toEqual([expect.stringMatching(new RegExp(`^${key}: unknown setting in gatehouse\\.yaml`))]);
+    expect(errors).toEqual([expect.stringMatching(new RegExp(`^gatehouse\\.yaml: unknown setting \`${key}\``))]);
   });
 
   it.each(['colour', 'trust-windw', 'access-rules', 'access_rules', 'constructor'])('refuses the unknown flag --%s', (flag) => {
@@ -228,8 +247,54 @@ describe('unknown settings', () => {
     expect(errors).toEqual([`--${flag}: unknown flag`]);
   });
 
-  it('ignores environment variables that are not GATEHOUSE_ settings', () => {
-    expect(valid({ env: { PATH: '/usr/bin', HOME: '/root', GATEHOUSE_CONFIG_DIR: '/x' } }).registration).toBe('open');
+  it('ignores environment variables that do not start with GATEHOUSE_', () => {
+    const { config, errors, warnings } = load({ env: { PATH: '/usr/bin', HOME: '/root', REGISTRATION: 'open', gatehouse_registration: 'open' } });
+    expect({ errors, warnings, registration: config?.registration }).toEqual({ errors: [], warnings: [], registration: 'closed' });
+  });
+
+  it.each([
+    ['GATEHOUSE_REGISTRATON', 'GATEHOUSE_REGISTRATION', 'open'],
+    ['GATEHOUSE_TRUST_WINDW', 'GATEHOUSE_TRUST_WINDOW', '5m'],
+    ['GATEHOUSE_REGISTRATION_DOMAIN', 'GATEHOUSE_REGISTRATION_DOMAINS', 'example.com'],
+    ['GATEHOUSE_CONFG', 'GATEHOUSE_CONFIG', '/etc/gatehouse.yaml'],
+    ['GATEHOUSE_NODE_FLAG', 'GATEHOUSE_NODE_FLAGS', '--max-old-space-size=512'],
+  ])('starts despite the unknown variable %s, with a warning naming %s', (name, nearest, value) => {
+    const { config, errors, warnings } = load({ env: { [name]: value } });
+    expect(errors).toEqual([]);
+    expect(config?.registration).toBe('closed');
+    expect(warnings).toEqual([`${name} is not a setting and is ignored; did you mean ${nearest}?`]);
+  });
+
+  it('warns about an unknown variable near no setting without a suggestion', () => {
+    expect(load({ env: { GATEHOUSE_COLOUR: 'blue' } }).warnings).toEqual(['GATEHOUSE_COLOUR is not a setting and is ignored']);
+  });
+
+  // What Kubernetes injects into every pod of the namespace for a Service named gatehouse (or gatehouse-metrics).
+  it.each([
+    ['GATEHOUSE_SERVICE_HOST', '10.0.0.1'],
+    ['GATEHOUSE_SERVICE_PORT', '4180'],
+    ['GATEHOUSE_SERVICE_PORT_HTTP', '4180'],
+    ['GATEHOUSE_PORT', 'tcp://10.0.0.1:4180'],
+    ['GATEHOUSE_PORT_4180_TCP', 'tcp://10.0.0.1:4180'],
+    ['GATEHOUSE_PORT_4180_TCP_PROTO', 'tcp'],
+    ['GATEHOUSE_PORT_4180_TCP_PORT', '4180'],
+    ['GATEHOUSE_PORT_4180_TCP_ADDR', '10.0.0.1'],
+    ['GATEHOUSE_PORT_9180_UDP', 'udp://[fd00::1]:9180'],
+    ['GATEHOUSE_METRICS_SERVICE_HOST', '10.0.0.2'],
+    ['GATEHOUSE_METRICS_PORT', 'tcp://10.0.0.2:9180'],
+  ])('neither stops nor warns about the Kubernetes service link %s=%s', (name, value) => {
+    const { config, errors, warnings } = load({ env: { [name]: value } });
+    expect({ errors, warnings }).toEqual({ errors: [], warnings: [] });
+    expect(config).toBeDefined();
+  });
+
+  it('warns about GATEHOUSE_PORT when it holds a plain port, which is no service link but a guess at a setting', () => {
+    expect(load({ env: { GATEHOUSE_PORT: '4180' } }).warnings).toEqual([expect.stringMatching(/^GATEHOUSE_PORT is not a setting and is ignored/)]);
+  });
+
+  it('knows GATEHOUSE_CONFIG and GATEHOUSE_NODE_FLAGS', () => {
+    const { errors, warnings } = loadConfig({ flags: {}, env: { GATEHOUSE_CONFIG: FILE, GATEHOUSE_NODE_FLAGS: '' }, readFile: () => '' });
+    expect({ errors, warnings }).toEqual({ errors: [], warnings: [] });
   });
 });
 
@@ -346,6 +411,10 @@ describe('durations', () => {
       ban_time: 5 * MIN,
     });
   });
+
+  it('closes registration by default, with no domains', () => {
+    expect(valid()).toMatchObject({ registration: 'closed', registration_domains: [] });
+  });
 });
 
 describe('defaults that depend on other settings', () => {
@@ -359,6 +428,23 @@ describe('defaults that depend on other settings', () => {
     expect(valid({ env: { GATEHOUSE_PUBLIC_URL: publicUrl, ...env } }).cookie_secure).toBe(expected);
   });
 
+  it.each([
+    [{}, 10_000],
+    [{ GATEHOUSE_TRUST_WINDOW: '5s' }, 5_000],
+    [{ GATEHOUSE_TRUST_WINDOW: '10s' }, 10_000],
+    [{ GATEHOUSE_TRUST_WINDOW: '30s' }, 10_000],
+    [{ GATEHOUSE_TRUST_WINDOW: '5s', GATEHOUSE_REFRESH_GRACE: '2s' }, 2_000],
+    [{ GATEHOUSE_TRUST_WINDOW: '1m', GATEHOUSE_REFRESH_GRACE: '0s' }, 0],
+  ])('with %j, refresh_grace is %d ms: the shorter of 10s and trust_window unless set', (env, expected) => {
+    expect(valid({ env }).refresh_grace).toBe(expected);
+  });
+
+  it('still refuses a refresh_grace set longer than trust_window', () => {
+    expect(load({ env: { GATEHOUSE_TRUST_WINDOW: '5s', GATEHOUSE_REFRESH_GRACE: '10s' } }).errors).toEqual([
+      'refresh_grace: must not be longer than trust_window',
+    ]);
+  });
+
   it('defaults public_url to http://localhost:4180 and so cookie_secure to false', () => {
     expect(valid()).toMatchObject({ public_url: 'http://localhost:4180', cookie_secure: false });
   });
@@ -369,6 +455,7 @@ describe('defaults that depend on other settings', () => {
     [{}, []],
     [{ GATEHOUSE_COOKIE_DOMAIN: 'example.com', GATEHOUSE_REDIRECT_HOSTS: 'app.other.org' }, ['app.other.org']],
     [{ GATEHOUSE_REDIRECT_HOSTS: ' App.Example.com , *.corp.example.com ,' }, ['app.example.com', '*.corp.example.com']],
+    [{ GATEHOUSE_REDIRECT_HOSTS: 'App.Example.com:8443, *.corp.example.com:443' }, ['app.example.com:8443', '*.corp.example.com:443']],
   ])('with %j, redirect_hosts is %j', (env, expected) => {
     expect(valid({ env }).redirect_hosts).toEqual(expected);
   });
@@ -406,6 +493,11 @@ describe('listen addresses, lists and switches', () => {
     ['off', false],
   ])('reads the switch %s as %s', (value, expected) => {
     expect(valid({ env: { GATEHOUSE_REQUIRE_VERIFIED_EMAIL: value } }).require_verified_email).toBe(expected);
+  });
+
+  it('reads registration_domains as lower-case domains', () => {
+    expect(valid({ env: { GATEHOUSE_REGISTRATION_DOMAINS: ' Example.COM, example.org ,' } }).registration_domains).toEqual(['example.com', 'example.org']);
+    expect(valid({ yaml: 'registration_domains: [Corp.Example.com]' }).registration_domains).toEqual(['corp.example.com']);
   });
 
   it('reads choices in any letter case', () => {
@@ -507,5 +599,59 @@ describe('redactedConfig', () => {
     const config = valid({ env: { GATEHOUSE_SMTP_URL: 'smtp://u:hunter2@mail.example.com' } });
     redactedConfig(config as Config);
     expect(config.smtp_url).toBe('smtp://u:hunter2@mail.example.com');
+  });
+});
+
+describe('the start line', () => {
+  const bound = { address: '127.0.0.1:4180', management: '[::1]:9180' };
+  const summary = (env: Record<string, string>, hasUsers = true) => startSummary(valid({ env }) as Config, bound, hasUsers);
+
+  it('names both URLs, the mode, the database with its password hidden, and the registration policy', () => {
+    const { listening } = summary({ GATEHOUSE_DATABASE_URL: 'libsql://admin:s3cret@db.example.com/gh' });
+    expect(listening).toEqual({
+      url: 'http://127.0.0.1:4180',
+      management_url: 'http://[::1]:9180',
+      address: '127.0.0.1:4180',
+      management: '[::1]:9180',
+      public_url: 'http://localhost:4180',
+      mode: 'forward-auth / endpoints only',
+      database: 'libsql://admin:(redacted)@db.example.com/gh',
+      registration: 'closed',
+    });
+    expect(JSON.stringify(listening)).not.toContain('s3cret');
+  });
+
+  it('hides the password of a PostgreSQL URL and of an upstream with credentials', () => {
+    const config = { ...valid(), database_url: 'postgres://u:secret@h/db', upstream: 'http://app:pw@app.internal:3000' } as Config;
+    const { listening } = startSummary(config, bound, true);
+    expect(listening).toMatchObject({ database: 'postgres://u:(redacted)@h/db', mode: 'proxy → http://app:(redacted)@app.internal:3000' });
+    expect(JSON.stringify(listening)).not.toMatch(/secret|pw@/);
+  });
+
+  it('names the upstream in proxy mode', () => {
+    expect(summary({ GATEHOUSE_UPSTREAM: 'http://app.internal:3000' }).listening.mode).toBe('proxy → http://app.internal:3000');
+  });
+
+  it('writes a unix socket as it is', () => {
+    const config = valid() as Config;
+    expect(startSummary(config, { address: 'unix:/run/gh.sock', management: '127.0.0.1:9180' }, true).listening.url).toBe('unix:/run/gh.sock');
+  });
+
+  it.each([
+    [{}, 'closed'],
+    [{ GATEHOUSE_REGISTRATION: 'open' }, 'open'],
+    [{ GATEHOUSE_REGISTRATION: 'open', GATEHOUSE_REGISTRATION_DOMAINS: 'example.com,example.org' }, 'open to example.com, example.org (address confirmation required)'],
+    [{ GATEHOUSE_REGISTRATION_DOMAINS: 'example.com' }, 'closed'],
+  ])('with %j, names the policy %j', (env, policy) => {
+    expect(summary(env).listening.registration).toBe(policy);
+  });
+
+  it('says where to create the administrator only while no account exists', () => {
+    const env = { GATEHOUSE_PUBLIC_URL: 'https://auth.example.com/' };
+    expect(summary(env, false).firstAccount).toEqual({
+      url: 'https://auth.example.com/_auth/register',
+      message: expect.stringContaining('the first to register at https://auth.example.com/_auth/register becomes the administrator'),
+    });
+    expect(summary(env, true).firstAccount).toBeUndefined();
   });
 });

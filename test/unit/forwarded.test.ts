@@ -57,18 +57,38 @@ describe('originalRequest in the Traefik and Caddy style', () => {
       method: 'POST',
       proto: 'https',
       host: 'app.example.com',
+      hostname: 'app.example.com',
       uri: '/app/page?x=1',
+      override: undefined,
     });
   });
 
   it('keeps the URI exactly as sent, for the path normaliser to judge', () => {
-    const req = fakeRequest([['x-forwarded-uri', '/public/../admin'], ['x-forwarded-host', 'app.example.com']]);
+    const req = fakeRequest([['x-forwarded-method', 'GET'], ['x-forwarded-uri', '/public/../admin'], ['x-forwarded-host', 'app.example.com']]);
     expect(originalRequest(req, LOOPBACK).uri).toBe('/public/../admin');
   });
 
-  it('defaults to GET over http and falls back to the Host header', () => {
-    const req = fakeRequest([['host', 'app.example.com:8080'], ['x-forwarded-uri', '/x']]);
-    expect(originalRequest(req, LOOPBACK)).toEqual({ style: 'forward', method: 'GET', proto: 'http', host: 'app.example.com:8080', uri: '/x' });
+  it('defaults to http and falls back to the Host header, judged without its port', () => {
+    const req = fakeRequest([['host', 'App.example.com:8080'], ['x-forwarded-method', 'GET'], ['x-forwarded-uri', '/x']]);
+    expect(originalRequest(req, LOOPBACK)).toEqual({
+      style: 'forward',
+      method: 'GET',
+      proto: 'http',
+      host: 'app.example.com:8080',
+      hostname: 'app.example.com',
+      uri: '/x',
+      override: undefined,
+    });
+  });
+
+  it('judges a fully qualified host without its trailing dot', () => {
+    const req = fakeRequest([...traefik().filter(([name]) => name !== 'x-forwarded-host'), ['x-forwarded-host', 'Admin.Example.com.:443']]);
+    expect(originalRequest(req, LOOPBACK)).toMatchObject({ host: 'admin.example.com.:443', hostname: 'admin.example.com' });
+  });
+
+  it('refuses a request without X-Forwarded-Method with 400 rather than judging it as a GET', () => {
+    const req = fakeRequest(traefik().filter(([name]) => name !== 'x-forwarded-method'));
+    expectHttpError(() => originalRequest(req, LOOPBACK), 400, 'missing_forwarded_method');
   });
 
   it('upper-cases the method and lower-cases the scheme', () => {
@@ -89,7 +109,9 @@ describe('originalRequest in the nginx style', () => {
       method: 'PUT',
       proto: 'https',
       host: 'app.example.com',
+      hostname: 'app.example.com',
       uri: '/app/page?x=1',
+      override: undefined,
     });
   });
 
@@ -107,6 +129,7 @@ describe('originalRequest in the nginx style', () => {
     expect(originalRequest(fakeRequest([['x-original-url', 'HTTP://App.Example.com:8443/x'], ['x-original-method', 'GET']]), LOOPBACK)).toMatchObject({
       proto: 'http',
       host: 'app.example.com:8443',
+      hostname: 'app.example.com',
       uri: '/x',
     });
   });
@@ -173,6 +196,16 @@ describe('originalRequest refuses', () => {
     ['forward', 'x-forwarded-host', 'a b', 'invalid_forwarded_host'],
     ['forward', 'x-forwarded-host', 'app.example.com:99999x', 'invalid_forwarded_host'],
     ['forward', 'x-forwarded-host', 'app.example.com, evil.example', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com:', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com:80:80', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com:x', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com.:', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com:0', 'invalid_forwarded_host'],
+    ['forward', 'x-forwarded-host', 'admin.example.com:65536', 'invalid_forwarded_host'],
+    ['nginx', 'x-original-url', 'https://admin.example.com:/x', 'invalid_forwarded_host'],
+    ['nginx', 'x-original-url', 'https://admin.example.com:80:80/x', 'invalid_forwarded_host'],
+    ['nginx', 'x-original-url', 'https://admin.example.com:x/x', 'invalid_forwarded_host'],
+    ['nginx', 'x-original-url', 'https://admin.example.com.:/x', 'invalid_forwarded_host'],
     ['forward', 'x-forwarded-uri', 'admin', 'invalid_forwarded_uri'],
     ['forward', 'x-forwarded-uri', 'http://evil.example/', 'invalid_forwarded_uri'],
     ['forward', 'x-forwarded-uri', '/a b', 'invalid_forwarded_uri'],
@@ -188,6 +221,31 @@ describe('originalRequest refuses', () => {
   ] as const)('a %s request whose %s is %j with 400 %s', (style, name, value, code) => {
     const base = (style === 'forward' ? traefik() : nginx()).filter(([n]) => n !== name);
     expectHttpError(() => originalRequest(fakeRequest([...base, [name, value]]), LOOPBACK), 400, code);
+  });
+});
+
+describe('originalRequest and method-override headers', () => {
+  it.each(['X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override', 'x_http_method_override', 'X.HTTP.Method'])(
+    'reads the method %s names, in any spelling, to be judged as well',
+    (name) => {
+      expect(originalRequest(fakeRequest(traefik([[name, 'delete']])), LOOPBACK)).toMatchObject({ method: 'POST', override: 'DELETE' });
+      expect(originalRequest(fakeRequest(nginx([[name, ' DELETE ']])), LOOPBACK)).toMatchObject({ method: 'PUT', override: 'DELETE' });
+    },
+  );
+
+  it('leaves the override out when it names the method itself', () => {
+    expect(originalRequest(fakeRequest(traefik([['X-HTTP-Method-Override', 'POST']])), LOOPBACK).override).toBeUndefined();
+  });
+
+  it.each([
+    ['two override headers', [['X-HTTP-Method-Override', 'GET'], ['X-HTTP-Method', 'DELETE']], 'duplicate_method_override'],
+    ['one override header sent twice', [['X-HTTP-Method-Override', 'GET'], ['x-http-method-override', 'GET']], 'duplicate_method_override'],
+    ['two spellings of one override header', [['X-HTTP-Method-Override', 'GET'], ['X_HTTP_METHOD_OVERRIDE', 'DELETE']], 'duplicate_method_override'],
+    ['an override naming two methods', [['X-HTTP-Method-Override', 'GET, DELETE']], 'invalid_method_override'],
+    ['an empty override', [['X-HTTP-Method-Override', '']], 'invalid_method_override'],
+    ['an override that is no method', [['X-HTTP-Method-Override', 'DE LETE']], 'invalid_method_override'],
+  ] as const)('refuses %s with 400', (_what, extra, code) => {
+    expectHttpError(() => originalRequest(fakeRequest(traefik(extra.map(([n, v]) => [n, v]))), LOOPBACK), 400, code);
   });
 });
 

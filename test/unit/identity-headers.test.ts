@@ -54,6 +54,13 @@ describe('strippedHeaders with the x-auth preset and the migration headers', () 
     'Transfer-Encoding',
     'upgrade',
     'proxy-authorization',
+    'X-HTTP-Method-Override',
+    'x_http_method_override',
+    'X.Http.Method.Override',
+    'X-HTTP-Method',
+    'x_http_method',
+    'X-Method-Override',
+    'X_METHOD_OVERRIDE',
   ])('strips %s', (name) => {
     expect(stripped(name)).toBe(true);
   });
@@ -71,6 +78,8 @@ describe('strippedHeaders with the x-auth preset and the migration headers', () 
     'forwarded-for',
     'user-agent',
     'remotely',
+    'x-http-method-overridex',
+    'x-method',
   ])('keeps %s', (name) => {
     expect(stripped(name)).toBe(false);
   });

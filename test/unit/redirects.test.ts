@@ -34,6 +34,7 @@ describe('safeRedirect allows', () => {
     ['a subdomain of a wildcard host', 'https://a.corp.example.com/', 'https://a.corp.example.com/'],
     ['a deeper subdomain of a wildcard host', 'https://b.a.corp.example.com/p?q', 'https://b.a.corp.example.com/p?q'],
     ['dot segments that stay on the path', '/a/./b/../c', '/a/c'],
+    ['an allowed host with the default port written out', 'https://app.example.com:443/y', 'https://app.example.com/y'],
   ])('%s: %j → %j', (_what, rd, expected) => {
     expect(safeRedirect(rd, policy)).toBe(expected);
     expect(staysAllowed(expected)).toBe(true);
@@ -83,6 +84,10 @@ describe('safeRedirect refuses, falling back to /', () => {
     ['an overlong rd to an allowed host', `https://app.example.com/${'a'.repeat(3000)}`],
     ['an invalid absolute URL', 'https://'],
     ['an invalid port', 'https://app.example.com:99999/'],
+    ['a redirect host on another port', 'https://app.example.com:8443/'],
+    ['gatehouse host on another port', 'https://auth.example.com:8443/x'],
+    ['a wildcard subdomain on another port', 'https://a.corp.example.com:8443/'],
+    ['an allowed host over https on port 80', 'https://app.example.com:80/'],
     ['an invalid IPv6 host', 'https://[::1/'],
   ])('%s: %j', (_what, rd) => {
     expect(safeRedirect(rd, policy)).toBe('/');
@@ -162,6 +167,37 @@ describe('safeRedirect with other policies', () => {
     expect(safeRedirect('https://wiki.example.com/', sso)).toBe('https://wiki.example.com/');
     expect(safeRedirect('https://notexample.com/', sso)).toBe('/');
     expect(safeRedirect('https://example.com.evil.com/', sso)).toBe('/');
+  });
+});
+
+describe('safeRedirect and ports', () => {
+  // Another port is another origin, possibly another application: allowed only where an entry names it.
+  const ports: RedirectPolicy = { publicUrl: 'https://auth.example.com', redirectHosts: ['app.example.com:8443', '*.corp.example.com:9443', 'wiki.example.com'] };
+
+  it.each([
+    ['the port an exact entry names', 'https://app.example.com:8443/x', 'https://app.example.com:8443/x'],
+    ['the port a wildcard entry names', 'https://a.corp.example.com:9443/x', 'https://a.corp.example.com:9443/x'],
+    ['an entry without a port, on the default port', 'https://wiki.example.com/x', 'https://wiki.example.com/x'],
+  ])('allows %s: %j', (_what, rd, expected) => {
+    expect(safeRedirect(rd, ports)).toBe(expected);
+  });
+
+  it.each([
+    ['a port other than the one named', 'https://app.example.com:9443/'],
+    ['the default port of a host named only with another', 'https://app.example.com/'],
+    ['a wildcard subdomain on a port other than the one named', 'https://a.corp.example.com:8443/'],
+    ['an entry without a port, on another port', 'https://wiki.example.com:8443/'],
+    ['gatehouse host on a named port of another host', 'https://auth.example.com:8443/'],
+  ])('refuses %s: %j', (_what, rd) => {
+    expect(safeRedirect(rd, ports)).toBe('/');
+  });
+
+  it("allows public_url's own port on its host and on the redirect hosts, and no other", () => {
+    const local: RedirectPolicy = { publicUrl: 'http://localhost:4180', redirectHosts: ['app.test'] };
+    expect(safeRedirect('http://app.test:4180/x', local)).toBe('http://app.test:4180/x');
+    expect(safeRedirect('http://localhost:4180/x', local)).toBe('http://localhost:4180/x');
+    expect(safeRedirect('http://localhost:4181/x', local)).toBe('/');
+    expect(safeRedirect('http://app.test:8080/x', local)).toBe('/');
   });
 });
 

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRule } from '../../src/config.js';
+import { judgedHost } from '../../src/auth/hosts.js';
 import { compileRules, groupsAllow, type RuleMatcher, type Verdict } from '../../src/auth/rules.js';
 
-/** The policy that decides a request; host and method default to an ordinary GET. */
+/**
+ * The policy that decides a request; host and method default to an ordinary GET. The
+ * host is given as sent and made canonical the way the proxy and verify handlers do.
+ */
 function policyOf(matcher: RuleMatcher, path: string, host = 'app.example.com', method = 'GET'): Verdict['policy'] {
-  return matcher({ host, path, method }).policy;
+  return matcher({ host: judgedHost(host), path, method, override: undefined }).policy;
 }
 
 describe('public_paths', () => {
@@ -176,7 +180,7 @@ describe('rule order', () => {
 
   it('defaults to authenticated when no rule matches', () => {
     const rules = compileRules(['/public'], [{ path: '/admin', policy: 'deny' }]);
-    expect(rules({ host: 'app.example.com', path: '/app', method: 'GET' })).toEqual({ policy: 'authenticated' });
+    expect(rules({ host: 'app.example.com', path: '/app', method: 'GET', override: undefined })).toEqual({ policy: 'authenticated' });
   });
 });
 
@@ -186,7 +190,7 @@ describe('groups', () => {
     { path: '/team', groups: [], policy: 'authenticated' },
   ];
   const matcher = compileRules([], rules);
-  const verdict = (path: string) => matcher({ host: 'app.example.com', path, method: 'GET' });
+  const verdict = (path: string) => matcher({ host: 'app.example.com', path, method: 'GET', override: undefined });
 
   it.each([
     ['a member of the first group', ['admins'], true],
@@ -210,7 +214,7 @@ describe('groups', () => {
 
   it('keeps deny a deny for members of the groups a deny rule names', () => {
     const others = compileRules([], [{ path: '/d', groups: ['admins'], policy: 'deny' }]);
-    expect(others({ host: 'h', path: '/d', method: 'GET' })).toEqual({ policy: 'deny' });
+    expect(others({ host: 'h', path: '/d', method: 'GET', override: undefined })).toEqual({ policy: 'deny' });
   });
 
   it('lets anyone through a public verdict, whatever their groups', () => {
