@@ -143,11 +143,11 @@ export interface Store {
   countEvent(kind: string, key: string, now: number, since: number): Promise<number>;
   countEvents(kind: string, key: string, since: number): Promise<number>;
   /**
-   * Records an event of `kind` for `key` only if the key is not banned and fewer than
-   * `limit` such events fall at or after `since`; returns the event's id, or undefined
-   * when refused. Atomic: of any number of concurrent callers (in any replica), at most
-   * `limit` get an id. (PostgreSQL: the same INSERT … SELECT under a transaction-scoped
-   * advisory lock on kind and key.)
+   * Records an event of `kind` for `key` at `now` only if the key is not banned and
+   * fewer than `max` such events fall at or after `since`; returns the event's id, or
+   * undefined when refused. Atomic: of any number of concurrent callers (in any
+   * replica), at most `max` get an id. (PostgreSQL: the same INSERT … SELECT under a
+   * transaction-scoped advisory lock on kind and key.)
    */
   takeEvent(kind: string, key: string, limit: { now: number; since: number; max: number }): Promise<number | undefined>;
   /** Forgets one event taken by takeEvent (an attempt that turned out right); a no-op once cleared. */

@@ -78,7 +78,7 @@ export const PASSWORD = 'correct horse battery staple';
 let registrations = 0;
 /**
  * A client address of its own for each registration (198.18.0.0/15, set aside for
- * tests), named in X-Forwarded-For (127.0.0.1 is a trusted proxy by default): one test
+ * network tests), named in X-Forwarded-For (127.0.0.1 is a trusted proxy by default): one test
  * gatehouse registers far more users than the per-address limit allows one client.
  */
 const registeringClient = () => `198.18.${(++registrations >> 8) & 0xff}.${registrations & 0xff}`;
