@@ -64,6 +64,8 @@ export const ERRORS = catalogue({
   totp_not_enrolling: { status: 400, message: 'Start enrolment first.' },
   totp_code_wrong: { status: 400, message: 'That code is not right; check the time on your device.' },
   passkey_refused: { status: 401, message: 'The passkey could not be verified.' },
+  user_verification_required: { status: 401, message: 'This passkey did not verify you (PIN or biometrics); sign in with your password first.' },
+  credential_taken: { status: 409, message: 'This passkey is registered already.' },
 
   // The account
   reauthentication_failed: { status: 401, message: 'The current password is wrong.' },

@@ -78,26 +78,42 @@ export class Accounts {
   }
 
   /**
-   * Unknown user, disabled or banned account and wrong password fail alike, after
-   * the same argon2 work. Failures count towards bans of the account and the address.
+   * Unknown user, disabled or banned account and wrong password fail alike. Each
+   * guess takes a throttle slot before argon2 runs (SPEC section 7); without one,
+   * the answer is the same failure, with no argon2 run.
    */
   async authenticate(login: string, password: string, address: string): Promise<User> {
     const { store, passwords, throttle, metrics, log } = this.deps;
     const tooLong = Buffer.byteLength(password) > 4096 || login.length > 320;
     const user = tooLong ? undefined : await store.findUserByLogin(login);
-    const banned = await throttle.isBanned(user?.id, address);
-    const matches = await passwords.verify(user?.passwordHash, tooLong ? '' : password);
-    const reason = !user ? 'unknown_user' : banned ? 'banned' : !matches ? 'wrong_password' : user.disabled ? 'user_disabled' : undefined;
+    const attempt = await throttle.attempt(user?.id, address);
+    const matches = attempt !== undefined && (await passwords.verify(user?.passwordHash, tooLong ? '' : password));
+    const reason = !attempt ? 'banned' : !user ? 'unknown_user' : !matches ? 'wrong_password' : user.disabled ? 'user_disabled' : undefined;
     if (reason) {
-      if (!banned) await throttle.failed(user?.id, address);
+      if (attempt) await throttle.failed(attempt);
       metrics.logins.inc({ result: 'failure' });
       log.info('login_failed', { reason, user_id: user?.id, address, audit: true });
       throw wrongCredentials();
     }
+    await throttle.forgive(attempt!);
     if (passwords.needsRehash(user!.passwordHash)) {
       await store.setPasswordHash(user!.id, await passwords.hash(password));
     }
     return user!;
+  }
+
+  /**
+   * The current password of a signed-in user again (password change, account
+   * deletion, turning TOTP off): counted like a sign-in, 401 when wrong or banned.
+   */
+  async confirmPassword(user: User, password: string | undefined, address: string): Promise<void> {
+    const { throttle, passwords, log } = this.deps;
+    const attempt = password ? await throttle.attempt(user.id, address) : undefined;
+    const matches = attempt !== undefined && (await passwords.verify(user.passwordHash, password!));
+    if (attempt && matches) return throttle.forgive(attempt);
+    if (attempt) await throttle.failed(attempt);
+    log.info('reauthentication_failed', { reason: attempt ? 'wrong_password' : password ? 'banned' : 'no_password', user_id: user.id, address, audit: true });
+    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
   }
 
   /**
