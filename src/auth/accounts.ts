@@ -2,7 +2,7 @@
 // Only isEmail: the whole of validator costs 6 MiB of memory.
 import isEmailModule from 'validator/lib/isEmail.js';
 import type { Clock } from '../clock.js';
-import { badRequest, conflict, unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
@@ -45,7 +45,7 @@ export interface AccountDeps {
   metrics: Metrics;
 }
 
-const wrongCredentials = () => unauthorized('invalid_credentials', 'The username or password is wrong.');
+const wrongCredentials = () => fail('invalid_credentials');
 
 export class Accounts {
   constructor(private readonly deps: AccountDeps) {}
@@ -58,7 +58,7 @@ export class Accounts {
     const username = input.username.normalize('NFC');
     const problem =
       usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
-    if (problem) throw badRequest('invalid_input', problem);
+    if (problem) throw fail('invalid_input', problem);
     await this.checkBreached(input.password);
     try {
       const user = await this.deps.store.createUser({
@@ -72,7 +72,7 @@ export class Accounts {
       this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });
       return user;
     } catch (error) {
-      if (error instanceof StoreConflict) throw conflict(`${error.field}_taken`, `That ${error.field} is already taken.`);
+      if (error instanceof StoreConflict) throw fail(`${error.field}_taken`, `That ${error.field} is already taken.`);
       throw error;
     }
   }
@@ -113,7 +113,7 @@ export class Accounts {
     if (attempt && matches) return throttle.forgive(attempt);
     if (attempt) await throttle.failed(attempt);
     log.info('reauthentication_failed', { reason: attempt ? 'wrong_password' : password ? 'banned' : 'no_password', user_id: user.id, address, audit: true });
-    throw unauthorized('reauthentication_failed', 'The current password is wrong.');
+    throw fail('reauthentication_failed');
   }
 
   /**
@@ -129,14 +129,14 @@ export class Accounts {
   /** 400 when the password is known from a breach (only with hibp_url set). */
   async checkBreached(password: string): Promise<void> {
     if (await this.deps.isBreached(password)) {
-      throw badRequest('breached_password', 'This password appears in known data breaches; please choose another.');
+      throw fail('breached_password');
     }
   }
 
   /** 400 for a password too short, too long or breached. */
   async checkNewPassword(password: string): Promise<void> {
     const problem = passwordProblem(password);
-    if (problem) throw badRequest('invalid_input', problem);
+    if (problem) throw fail('invalid_input', problem);
     await this.checkBreached(password);
   }
 

@@ -5,7 +5,7 @@
  */
 import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
-import { badRequest, conflict, unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
 import { sha256 } from './digest.js';
@@ -15,7 +15,7 @@ const CHALLENGE_TTL = 5 * 60_000;
 /** Loaded on first use: the library and its ASN.1/CBOR stack cost ~18 MiB of memory that most deployments never need. */
 const webauthn = () => import('@simplewebauthn/server');
 
-const refused = () => unauthorized('passkey_refused', 'The passkey could not be verified.');
+const refused = () => fail('passkey_refused');
 
 export class Passkeys {
   readonly #rpID: string;
@@ -55,7 +55,7 @@ export class Passkeys {
       expectedRPID: this.#rpID,
       requireUserVerification: false,
     }).catch(() => undefined);
-    if (!verification?.verified || !verification.registrationInfo) throw badRequest('passkey_refused', 'The passkey could not be registered.');
+    if (!verification?.verified || !verification.registrationInfo) throw fail('passkey_not_registered');
     const { credential } = verification.registrationInfo;
     await this.deps.store
       .addCredential({
@@ -70,7 +70,7 @@ export class Passkeys {
       })
       .catch((error: unknown) => {
         // SPEC section 7: a credential ID another account (or this one) holds is 409.
-        if (error instanceof StoreConflict) throw conflict('credential_taken');
+        if (error instanceof StoreConflict) throw fail('credential_taken');
         throw error;
       });
     this.deps.log.info('passkey_added', { user_id: user.id, audit: true });
@@ -120,7 +120,7 @@ export class Passkeys {
     if (!verification?.verified) throw refused();
     if (!expectedUser && !verification.authenticationInfo.userVerified) {
       log.info('login_failed', { reason: 'passkey_without_user_verification', user_id: credential.userId, audit: true });
-      throw unauthorized('user_verification_required');
+      throw fail('user_verification_required');
     }
     if (!(await store.useCredential(credential.id, verification.authenticationInfo.newCounter, clock.now()))) {
       log.warn('passkey_counter_regressed', { user_id: credential.userId, credential: credential.id, audit: true });

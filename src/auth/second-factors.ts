@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, User } from '../store/types.js';
 import { sha256 } from './digest.js';
@@ -84,7 +84,7 @@ export class SecondFactors {
 
   /** Starts enrolment: a new secret, not yet required at sign-in. */
   async enrollTotp(user: User): Promise<{ secret: string; otpauthUrl: string }> {
-    if (user.totpEnabled) throw badRequest('totp_already_enabled', 'TOTP is already on; turn it off first to enrol again.');
+    if (user.totpEnabled) throw fail('totp_already_enabled');
     const secret = await newTotpSecret();
     await this.deps.store.setTotp(user.id, secret, false);
     const issuer = new URL(this.deps.config.public_url).hostname;
@@ -94,9 +94,9 @@ export class SecondFactors {
   /** Confirms enrolment with a first code; returns the recovery codes, shown once. */
   async confirmTotp(user: User, code: unknown): Promise<string[]> {
     const { store, clock, log } = this.deps;
-    if (user.totpEnabled || !user.totpSecret) throw badRequest('totp_not_enrolling', 'Start enrolment first.');
+    if (user.totpEnabled || !user.totpSecret) throw fail('totp_not_enrolling');
     const step = await totpStep(user.totpSecret, code, clock.now());
-    if (step === undefined) throw badRequest('totp_code_wrong');
+    if (step === undefined) throw fail('totp_code_wrong');
     await store.setTotp(user.id, user.totpSecret, true);
     await store.useTotpStep(user.id, step);
     const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode);

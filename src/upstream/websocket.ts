@@ -6,14 +6,18 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import httpProxy from 'http-proxy';
-import { decideGate } from '../auth/gate.js';
+import { decideGate, type GateDeps } from '../auth/gate.js';
 import { judgedHost } from '../auth/hosts.js';
 import { methodOverride } from '../auth/method-override.js';
 import { normalizePath } from '../auth/paths.js';
-import { upstreamHeaders } from '../handlers/proxy.js';
-import type { Services } from '../services.js';
+import type { Logger } from '../log.js';
+import type { RevocationList } from '../auth/revocations.js';
 import { failureCause } from './headers.js';
+import { upstreamHeaders, type RequestHeaderDeps } from './request-headers.js';
 import { Tunnels } from './tunnels.js';
+
+/** What upgrades need: the gate, the headers for the upstream, and word of ended sessions. */
+export type WebSocketDeps = GateDeps & RequestHeaderDeps & { revocations: RevocationList; log: Logger };
 
 export interface WebSockets {
   /** The server's 'upgrade' listener. */
@@ -26,7 +30,7 @@ const renewedCookie = new WeakMap<IncomingMessage, string>();
 /** Client sockets already switched to the WebSocket protocol: an HTTP answer would corrupt them. */
 const switched = new WeakSet<Duplex>();
 
-export function websocketHandler(services: Services, target: string): WebSockets {
+export function websocketHandler(services: WebSocketDeps, target: string): WebSockets {
   const tunnels = new Tunnels();
   services.revocations.onRevoked((sessionIds) => {
     const closed = tunnels.close(sessionIds);
