@@ -188,8 +188,10 @@ describe.each(backends)('Store on %s', (_name, open) => {
   });
 
   it('counts events in a window, bans until a time, and prunes what no longer matters', async () => {
-    expect(await store.countEvent('fail', 'k', T0, T0 - 10)).toBe(1);
-    expect(await store.countEvent('fail', 'k', T0 + 5, T0 - 10)).toBe(2);
+    const window = { since: T0 - 10, max: 10 };
+    expect(await store.takeEvent('fail', 'k', { ...window, now: T0 })).toBeDefined();
+    expect(await store.takeEvent('fail', 'k', { ...window, now: T0 + 5 })).toBeDefined();
+    expect(await store.countEvents('fail', 'k', T0 - 10)).toBe(2);
     expect(await store.countEvents('fail', 'k', T0 + 1)).toBe(1);
     await store.ban('k', T0 + 100);
     expect(await store.bannedUntil('k', T0 + 99)).toBe(T0 + 100);

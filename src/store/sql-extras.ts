@@ -161,7 +161,6 @@ type MailAndThrottle = Pick<
   | 'abandonInterruptedMail'
   | 'failMail'
   | 'mailQueueDepth'
-  | 'countEvent'
   | 'countEvents'
   | 'takeEvent'
   | 'dropEvent'
@@ -223,10 +222,6 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
       return Number(row?.['n'] ?? 0);
     },
 
-    async countEvent(kind, key, now, since) {
-      await db.run('INSERT INTO throttle_events (kind, key, at) VALUES (?, ?, ?)', [kind, key, now]);
-      return countEvents(kind, key, since);
-    },
     countEvents,
     async takeEvent(kind, key, { now, since, max }) {
       // One statement: SQLite takes the write lock before it reads, so the count and the insert cannot interleave with another writer's.

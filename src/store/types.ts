@@ -139,8 +139,7 @@ export interface Store {
   failMail(id: number, error: string): Promise<void>;
   mailQueueDepth(): Promise<number>;
 
-  /** Counts an event for a key (failed sign-ins, mails sent) and returns how many fell within `since`. */
-  countEvent(kind: string, key: string, now: number, since: number): Promise<number>;
+  /** How many events of `kind` for `key` fall at or after `since` (failed sign-ins, mails sent). */
   countEvents(kind: string, key: string, since: number): Promise<number>;
   /**
    * Records an event of `kind` for `key` at `now` only if the key is not banned and
