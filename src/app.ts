@@ -108,9 +108,9 @@ function sameOrigin(req: IncomingMessage, publicOrigin: string): boolean {
 
 function answerError(scope: Scope, error: unknown): void {
   const { res, services } = scope;
+  // An upstream failure was logged with its cause where it happened; it is counted here, where it is answered.
   if (error instanceof UpstreamError) {
     services.metrics.upstreamErrors.inc({ reason: error.code });
-    services.log.warn('upstream_error', { reason: error.code });
   } else if (!(error instanceof HttpError)) {
     services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
   }

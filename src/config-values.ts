@@ -4,7 +4,17 @@
  */
 import { isIP } from 'node:net';
 import { normalizePath } from './auth/paths.js';
-import type { AccessRule, Listen } from './config.js';
+
+export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+export type Policy = 'public' | 'authenticated' | 'deny';
+
+export interface AccessRule {
+  host?: string;
+  path?: string;
+  methods?: string[];
+  groups?: string[];
+  policy: Policy;
+}
 
 /** Thrown by a setting's parser; `allowed` says what would have been accepted. */
 export class Invalid extends Error {

@@ -24,22 +24,16 @@ import {
   parseDuration,
   text,
   url,
+  type AccessRule,
+  type Listen,
   type Parser,
+  type Policy,
 } from './config-values.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 export { parseDuration };
 
-export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
-export type Policy = 'public' | 'authenticated' | 'deny';
-
-export interface AccessRule {
-  host?: string;
-  path?: string;
-  methods?: string[];
-  groups?: string[];
-  policy: Policy;
-}
+export type { AccessRule, Listen, Policy };
 
 export interface Config {
   listen: Listen;

@@ -31,14 +31,14 @@ export const ERRORS = catalogue({
   invalid_original_url: { status: 400, message: 'X-Original-URL must be an absolute http(s) URL.' },
   invalid_forwarded_method: { status: 400, message: 'The forwarded method is not valid.' },
   invalid_forwarded_proto: { status: 400, message: 'The forwarded scheme must be http or https.' },
-  invalid_forwarded_host: { status: 400, message: 'The forwarded host is not valid.' },
+  invalid_forwarded_host: { status: 400, message: 'The forwarded host must be a host name, optionally followed by :port (1-65535).' },
   missing_forwarded_method: { status: 400, message: 'X-Forwarded-Uri needs X-Forwarded-Method beside it.' },
   invalid_forwarded_uri: { status: 400, message: 'The forwarded URI is not valid.' },
   untrusted_proxy: { status: 403, message: 'Forwarded headers from this address are not trusted; add it to trusted_proxies.' },
 
   // The gate
-  invalid_host: { status: 400, message: 'The Host header must be a name, or a name and a port.' },
-  invalid_method_override: { status: 400, message: 'A method-override header must name exactly one method.' },
+  invalid_host: { status: 400, message: 'The Host header must be a host name, optionally followed by :port (1-65535).' },
+  invalid_method_override: { status: 400, message: 'A method-override header must name one HTTP method.' },
   duplicate_method_override: { status: 400, message: 'Send at most one method-override header.' },
   unauthenticated: { status: 401, message: 'Sign in first.' },
   forbidden: { status: 403, message: 'Your account may not open this page.' },
@@ -63,7 +63,10 @@ export const ERRORS = catalogue({
   totp_already_enabled: { status: 400, message: 'TOTP is already on; turn it off first to enrol again.' },
   totp_not_enrolling: { status: 400, message: 'Start enrolment first.' },
   totp_code_wrong: { status: 400, message: 'That code is not right; check the time on your device.' },
+  passkey_not_registered: { status: 400, message: 'The passkey could not be registered.' },
   passkey_refused: { status: 401, message: 'The passkey could not be verified.' },
+  user_verification_required: { status: 401, message: 'This passkey did not verify you (PIN or biometrics); sign in with your password first.' },
+  credential_taken: { status: 409, message: 'This passkey is registered already.' },
 
   // The account
   reauthentication_failed: { status: 401, message: 'The current password is wrong.' },

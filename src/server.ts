@@ -2,8 +2,8 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createApp } from './app.js';
+import { revocationSyncInterval } from './auth/revocations.js';
 import { KEY_RELOAD_MS } from './auth/tokens.js';
 import { systemClock, type Clock } from './clock.js';
 import { startSummary, type Config, type Listen } from './config.js';
@@ -13,8 +13,6 @@ import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { openSqlStore } from './store/sql-store.js';
 
-/** How often revocations made elsewhere (other replicas, the CLI) are picked up. */
-const REVOCATION_SYNC_MS = 5_000;
 const PRUNE_MS = 10 * 60_000;
 const DRAIN_DEADLINE_MS = 20_000;
 const DAY_MS = 24 * 60 * 60_000;
@@ -41,12 +39,13 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     setInterval(() => task().catch((error: unknown) => log.error(event, { error: String(error) })), ms).unref();
   const timers = [
     every(KEY_RELOAD_MS, () => services.keys.reload(), 'key_reload_failed'),
-    every(REVOCATION_SYNC_MS, () => services.revocations.sync(), 'revocation_sync_failed'),
+    // Revocations made elsewhere (other replicas, the CLI): often enough to close their tunnels within trust_window.
+    every(revocationSyncInterval(config.trust_window), () => services.revocations.sync(), 'revocation_sync_failed'),
     every(PRUNE_MS, () => prune(services), 'prune_failed'),
   ];
 
   // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
-  const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
+  const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout, services) : undefined;
   const server = createServer(createApp(services, upstream));
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -56,12 +55,10 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  const upgraded = new Set<Duplex>();
-  server.on('upgrade', (_req, socket: Duplex) => {
-    upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
-  });
-  if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
+  // Proxy mode only. Without an 'upgrade' listener node:http answers an upgrade request like any
+  // other, as forward-auth must: Caddy's forward_auth sends its check with Connection: Upgrade.
+  const websockets = config.upstream ? (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream) : undefined;
+  if (websockets) server.on('upgrade', websockets.upgrade);
   const management = createServer(createManagementApp(services));
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
@@ -75,8 +72,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     managementAddress,
     async close() {
       timers.forEach(clearInterval);
-      // Websockets are not requests in flight: they would hold shutdown open for ever. Clients reconnect.
-      upgraded.forEach((socket) => socket.destroy());
+      websockets?.closeAll();
       // A keep-alive connection goes idle once its request is answered: close it then, not after keepAliveTimeout.
       const closeIdle = setInterval(() => [server, management].forEach((s) => s.closeIdleConnections()), 50);
       // Requests still running after the deadline are cut off rather than keeping the process alive.

@@ -225,8 +225,10 @@ describe.each(backends)('Store on %s', (_name, open) => {
   });
 
   it('counts events in a window, bans until a time, and prunes what no longer matters', async () => {
-    expect(await store.countEvent('fail', 'k', T0, T0 - 10)).toBe(1);
-    expect(await store.countEvent('fail', 'k', T0 + 5, T0 - 10)).toBe(2);
+    const window = { since: T0 - 10, max: 10 };
+    expect(await store.takeEvent('fail', 'k', { ...window, now: T0 })).toBeDefined();
+    expect(await store.takeEvent('fail', 'k', { ...window, now: T0 + 5 })).toBeDefined();
+    expect(await store.countEvents('fail', 'k', T0 - 10)).toBe(2);
     expect(await store.countEvents('fail', 'k', T0 + 1)).toBe(1);
     await store.ban('k', T0 + 100);
     expect(await store.bannedUntil('k', T0 + 99)).toBe(T0 + 100);
@@ -238,7 +240,58 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.findSession('old-session')).toBeUndefined();
   });
 
+  it('takes at most max events for a key however many callers race, and a dropped one frees its slot', async () => {
+    const limit = { now: T0, since: T0 - 100, max: 5 };
+    const ids = await Promise.all(Array.from({ length: 30 }, () => store.takeEvent('guess', 'race', limit)));
+    const taken = ids.filter((id): id is number => id !== undefined);
+    expect(taken).toHaveLength(5);
+    expect(await store.takeEvent('guess', 'race', limit)).toBeUndefined();
+    expect(await store.takeEvent('other kind', 'race', limit)).toBeDefined();
+
+    await store.dropEvent('other kind', 'race', taken[0]!); // kind and key must match too
+    expect(await store.takeEvent('guess', 'race', limit)).toBeUndefined();
+    await store.dropEvent('guess', 'race', taken[0]!);
+    expect(await store.takeEvent('guess', 'race', limit)).toBeDefined();
+    expect(await store.takeEvent('guess', 'race', { ...limit, now: T0 + 200, since: T0 + 1 })).toBeDefined(); // older events fall out of the window
+  });
+
+  it('takes no event for a banned key until the ban ends', async () => {
+    await store.ban('banned-key', T0 + 100);
+    expect(await store.takeEvent('guess', 'banned-key', { now: T0 + 99, since: T0, max: 5 })).toBeUndefined();
+    expect(await store.countEvents('guess', 'banned-key', 0)).toBe(0);
+    expect(await store.takeEvent('guess', 'banned-key', { now: T0 + 100, since: T0, max: 5 })).toBeDefined();
+  });
+
+  it('refuses a passkey credential id that any account holds already with StoreConflict', async () => {
+    const [owner, other] = [await store.createUser({ username: name(), passwordHash: 'h', now: T0 }), await store.createUser({ username: name(), passwordHash: 'h', now: T0 })];
+    const credential = { id: 'cred-taken', userId: owner.id, publicKey: 'pk', counter: 0, transports: [], name: 'Key', createdAt: T0, lastUsedAt: null };
+    await store.addCredential(credential);
+    for (const userId of [owner.id, other.id]) {
+      const error = await store.addCredential({ ...credential, userId, publicKey: 'another' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreConflict);
+      expect((error as StoreConflict).field).toBe('credential');
+    }
+    expect((await store.findCredential('cred-taken'))?.publicKey).toBe('pk');
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
+  });
+});
+
+describe('two connections to one database file (two replicas)', () => {
+  it('take at most max events for a key between them, however the calls interleave', async () => {
+    const url = `file:${join(dir, 'replicas.db')}`;
+    const [a, b] = [await openSqlStore(url), await openSqlStore(url)];
+    try {
+      await a.migrate();
+      await b.migrate();
+      const limit = { now: T0, since: T0 - 100, max: 5 };
+      const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? a : b).takeEvent('guess', 'shared', limit)));
+      expect(ids.filter((id) => id !== undefined)).toHaveLength(5);
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

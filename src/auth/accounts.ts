@@ -2,7 +2,7 @@
 // Only isEmail: the whole of validator costs 6 MiB of memory.
 import isEmailModule from 'validator/lib/isEmail.js';
 import type { Clock } from '../clock.js';
-import { badRequest, conflict, unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
@@ -45,7 +45,7 @@ export interface AccountDeps {
   metrics: Metrics;
 }
 
-const wrongCredentials = () => unauthorized('invalid_credentials', 'The username or password is wrong.');
+const wrongCredentials = () => fail('invalid_credentials');
 
 export class Accounts {
   constructor(private readonly deps: AccountDeps) {}
@@ -58,7 +58,7 @@ export class Accounts {
     const username = input.username.normalize('NFC');
     const problem =
       usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
-    if (problem) throw badRequest('invalid_input', problem);
+    if (problem) throw fail('invalid_input', problem);
     await this.checkBreached(input.password);
     try {
       const user = await this.deps.store.createUser({
@@ -72,32 +72,48 @@ export class Accounts {
       this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });
       return user;
     } catch (error) {
-      if (error instanceof StoreConflict) throw conflict(`${error.field}_taken`, `That ${error.field} is already taken.`);
+      if (error instanceof StoreConflict) throw fail(`${error.field}_taken`, `That ${error.field} is already taken.`);
       throw error;
     }
   }
 
   /**
-   * Unknown user, disabled or banned account and wrong password fail alike, after
-   * the same argon2 work. Failures count towards bans of the account and the address.
+   * Unknown user, disabled or banned account and wrong password fail alike. Each
+   * guess takes a throttle slot before argon2 runs (SPEC section 7); without one,
+   * the answer is the same failure, with no argon2 run.
    */
   async authenticate(login: string, password: string, address: string): Promise<User> {
     const { store, passwords, throttle, metrics, log } = this.deps;
     const tooLong = Buffer.byteLength(password) > 4096 || login.length > 320;
     const user = tooLong ? undefined : await store.findUserByLogin(login);
-    const banned = await throttle.isBanned(user?.id, address);
-    const matches = await passwords.verify(user?.passwordHash, tooLong ? '' : password);
-    const reason = !user ? 'unknown_user' : banned ? 'banned' : !matches ? 'wrong_password' : user.disabled ? 'user_disabled' : undefined;
+    const attempt = await throttle.attempt(user?.id, address);
+    const matches = attempt !== undefined && (await passwords.verify(user?.passwordHash, tooLong ? '' : password));
+    const reason = !attempt ? 'banned' : !user ? 'unknown_user' : !matches ? 'wrong_password' : user.disabled ? 'user_disabled' : undefined;
     if (reason) {
-      if (!banned) await throttle.failed(user?.id, address);
+      if (attempt) await throttle.failed(attempt);
       metrics.logins.inc({ result: 'failure' });
       log.info('login_failed', { reason, user_id: user?.id, address, audit: true });
       throw wrongCredentials();
     }
+    await throttle.forgive(attempt!);
     if (passwords.needsRehash(user!.passwordHash)) {
       await store.setPasswordHash(user!.id, await passwords.hash(password));
     }
     return user!;
+  }
+
+  /**
+   * The current password of a signed-in user again (password change, account
+   * deletion, turning TOTP off): counted like a sign-in, 401 when wrong or banned.
+   */
+  async confirmPassword(user: User, password: string | undefined, address: string): Promise<void> {
+    const { throttle, passwords, log } = this.deps;
+    const attempt = password ? await throttle.attempt(user.id, address) : undefined;
+    const matches = attempt !== undefined && (await passwords.verify(user.passwordHash, password!));
+    if (attempt && matches) return throttle.forgive(attempt);
+    if (attempt) await throttle.failed(attempt);
+    log.info('reauthentication_failed', { reason: attempt ? 'wrong_password' : password ? 'banned' : 'no_password', user_id: user.id, address, audit: true });
+    throw fail('reauthentication_failed');
   }
 
   /**
@@ -113,14 +129,14 @@ export class Accounts {
   /** 400 when the password is known from a breach (only with hibp_url set). */
   async checkBreached(password: string): Promise<void> {
     if (await this.deps.isBreached(password)) {
-      throw badRequest('breached_password', 'This password appears in known data breaches; please choose another.');
+      throw fail('breached_password');
     }
   }
 
   /** 400 for a password too short, too long or breached. */
   async checkNewPassword(password: string): Promise<void> {
     const problem = passwordProblem(password);
-    if (problem) throw badRequest('invalid_input', problem);
+    if (problem) throw fail('invalid_input', problem);
     await this.checkBreached(password);
   }
 

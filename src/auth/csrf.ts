@@ -9,7 +9,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Config } from '../config.js';
-import { forbidden } from '../errors.js';
+import { fail } from '../errors.js';
 
 const TOKEN = /^[A-Za-z0-9_-]{32}$/;
 
@@ -39,5 +39,5 @@ export function formToken(req: IncomingMessage, config: Pick<Config, 'cookie_sec
 export function checkFormToken(req: IncomingMessage, field: unknown, config: Pick<Config, 'cookie_secure'>): void {
   const expected = presented(req, config);
   const ok = expected !== undefined && typeof field === 'string' && field.length === expected.length && timingSafeEqual(Buffer.from(field), Buffer.from(expected));
-  if (!ok) throw forbidden('csrf_failed', 'This form has expired. Please try again.');
+  if (!ok) throw fail('csrf_failed');
 }

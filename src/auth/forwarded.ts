@@ -5,7 +5,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { badRequest, forbidden } from '../errors.js';
+import { fail } from '../errors.js';
 import { checkedHost } from './hosts.js';
 import { normalizeHeaderName } from './identity-headers.js';
 import { METHOD_OVERRIDE_HEADERS, overridingMethod, tooMany } from './method-override.js';
@@ -101,7 +101,7 @@ function sentFields(rawHeaders: string[]): Sent {
     if (slot < 0) continue;
     if (sent[slot] !== undefined) {
       if (slot === OVERRIDE_AT) throw tooMany();
-      throw badRequest('duplicate_forwarded_header', `The header ${FIELDS[slot]} was sent more than once.`);
+      throw fail('duplicate_forwarded_header', `The header ${FIELDS[slot]} was sent more than once.`);
     }
     sent[slot] = rawHeaders[i + 1]!;
   }
@@ -112,39 +112,39 @@ export function originalRequest(req: IncomingMessage, trusted: BlockList): Origi
   const sent = sentFields(req.rawHeaders);
   const forward = sent[METHOD_AT] !== undefined || sent[PROTO_AT] !== undefined || sent[HOST_AT] !== undefined || sent[URI_AT] !== undefined;
   const nginx = sent[URL_AT] !== undefined || sent[ORIGINAL_METHOD_AT] !== undefined;
-  if (forward && nginx) throw badRequest('conflicting_forwarded_headers', 'Send X-Forwarded-* or X-Original-*, not both.');
-  if (!forward && !nginx) throw badRequest('missing_forwarded_request', 'A verify call needs X-Forwarded-Uri or X-Original-URL.');
+  if (forward && nginx) throw fail('conflicting_forwarded_headers');
+  if (!forward && !nginx) throw fail('missing_forwarded_request');
   if (!isTrusted(req.socket.remoteAddress, trusted)) {
     // Fail closed: ignoring the headers would judge the wrong URL, and trusting them lets anyone choose it.
-    throw forbidden('untrusted_proxy', 'Forwarded headers from this address are not trusted; add it to trusted_proxies.');
+    throw fail('untrusted_proxy');
   }
   return nginx ? fromNginx(sent) : fromForward(sent);
 }
 
 function fromForward(sent: Sent): OriginalRequest {
   // No default, as in the nginx style: a config that forgets the method would let a POST pass a GET-only rule.
-  if (sent[METHOD_AT] === undefined) throw badRequest('missing_forwarded_method', 'X-Forwarded-Uri needs X-Forwarded-Method beside it.');
+  if (sent[METHOD_AT] === undefined) throw fail('missing_forwarded_method');
   const proto = sent[PROTO_AT] ?? 'http';
   return checkedRequest('forward', sent[METHOD_AT], proto, sent[HOST_AT] ?? sent[HOST_HEADER_AT], sent[URI_AT] ?? '/', sent[OVERRIDE_AT]);
 }
 
 function fromNginx(sent: Sent): OriginalRequest {
   const method = sent[ORIGINAL_METHOD_AT];
-  if (!method) throw badRequest('missing_original_method', 'X-Original-URL needs X-Original-Method beside it.');
+  if (!method) throw fail('missing_original_method');
   const raw = sent[URL_AT];
   const match = raw && /^(https?):\/\/([^/?#\s]+)(\/[^#\s]*)?$/i.exec(raw);
-  if (!match) throw badRequest('invalid_original_url', 'X-Original-URL must be an absolute http(s) URL.');
+  if (!match) throw fail('invalid_original_url');
   return checkedRequest('nginx', method, match[1]!, match[2], match[3] ?? '/', sent[OVERRIDE_AT]);
 }
 
 function checkedRequest(style: ProxyStyle, rawMethod: string, rawProto: string, rawHost: string | undefined, uri: string, rawOverride: string | undefined): OriginalRequest {
   const method = COMMON_METHODS.has(rawMethod) ? rawMethod : rawMethod.toUpperCase();
-  if (!COMMON_METHODS.has(method) && !METHOD.test(method)) throw badRequest('invalid_forwarded_method', 'The forwarded method is not valid.');
+  if (!COMMON_METHODS.has(method) && !METHOD.test(method)) throw fail('invalid_forwarded_method');
   const proto = rawProto === 'https' || rawProto === 'http' ? rawProto : rawProto.toLowerCase();
-  if (proto !== 'http' && proto !== 'https') throw badRequest('invalid_forwarded_proto', 'The forwarded scheme must be http or https.');
+  if (proto !== 'http' && proto !== 'https') throw fail('invalid_forwarded_proto');
   const host = checkedHost(rawHost);
-  if (!host) throw badRequest('invalid_forwarded_host', 'The forwarded host must be a host name, optionally followed by :port (1-65535).');
-  if (!uri.startsWith('/') || /[\s#]/.test(uri)) throw badRequest('invalid_forwarded_uri', 'The forwarded URI is not valid.');
+  if (!host) throw fail('invalid_forwarded_host');
+  if (!uri.startsWith('/') || /[\s#]/.test(uri)) throw fail('invalid_forwarded_uri');
   const override = rawOverride === undefined ? undefined : overridingMethod(rawOverride);
   return { style, method, proto, host: host.host, hostname: host.name, uri, override: override === method ? undefined : override };
 }

@@ -3,9 +3,9 @@
  * forward-auth, which differ only in how they learn the request and answer.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Services } from '../services.js';
-import { authenticate, type Authentication } from './authenticate.js';
-import { groupsAllow, type Target, type Verdict } from './rules.js';
+import type { Metrics } from '../metrics.js';
+import { authenticate, type AuthenticateDeps, type Authentication } from './authenticate.js';
+import { groupsAllow, type RuleMatcher, type Target, type Verdict } from './rules.js';
 import type { AccessClaims } from './tokens.js';
 
 export type GateDecision =
@@ -13,11 +13,17 @@ export type GateDecision =
   | { outcome: 'login'; failure?: string }
   | { outcome: 'forbidden'; claims?: AccessClaims };
 
+/** What the gate needs: the rules, built once, and what authenticating a caller needs. */
+export interface GateDeps extends AuthenticateDeps {
+  rules: RuleMatcher;
+  metrics: Metrics;
+}
+
 /**
  * Synchronous when the rules or an already-verified token settle it, which is the
  * hot path of both modes: there, every promise is a measurable share of a request.
  */
-export function decideGate(target: Target, headers: IncomingHttpHeaders, services: Services): GateDecision | Promise<GateDecision> {
+export function decideGate(target: Target, headers: IncomingHttpHeaders, services: GateDeps): GateDecision | Promise<GateDecision> {
   const verdict = services.rules(target);
   // A method-override header is judged too (SPEC section 5): both methods must be allowed.
   const other = target.override === undefined ? verdict : services.rules({ ...target, method: target.override });
@@ -38,7 +44,7 @@ function judge(verdict: Verdict, other: Verdict, { claims, setCookie, failure }:
   return { outcome: 'allow', claims, setCookie };
 }
 
-function counted(decision: GateDecision, services: Services): GateDecision {
+function counted(decision: GateDecision, services: GateDeps): GateDecision {
   services.metrics.gateDecision(decision.outcome);
   return decision;
 }

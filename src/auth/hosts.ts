@@ -4,7 +4,7 @@
  * port). Anything else is refused: upstreams cut a Host at its first colon, so
  * `admin.example.com:80:80` or `admin.example.com.:` must not pass for another name.
  */
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 
 export interface CheckedHost {
   /** As sent, lower-cased, port included: for URLs that lead back to it. */
@@ -43,6 +43,6 @@ function parsed(raw: string): CheckedHost | undefined {
 /** The canonical name of a request's Host header; 400 when there is none or it is malformed. */
 export function judgedHost(raw: string | undefined): string {
   const host = checkedHost(raw);
-  if (!host) throw badRequest('invalid_host', 'The Host header must be a host name, optionally followed by :port (1-65535).');
+  if (!host) throw fail('invalid_host');
   return host.name;
 }

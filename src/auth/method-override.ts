@@ -4,7 +4,7 @@
  * request is judged under both methods, and in proxy mode the headers are stripped.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 
 export const METHOD_OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'] as const;
 
@@ -13,7 +13,7 @@ const METHOD = /^[A-Z]{1,16}$/;
 /** The method an override header names, upper-cased as the frameworks read it; 400 when it names none. */
 export function overridingMethod(value: string): string {
   const method = value.trim().toUpperCase();
-  if (!METHOD.test(method)) throw badRequest('invalid_method_override', 'A method-override header must name one HTTP method.');
+  if (!METHOD.test(method)) throw fail('invalid_method_override');
   return method;
 }
 
@@ -30,4 +30,4 @@ export function methodOverride(headers: IncomingHttpHeaders): string | undefined
   return overridingMethod(String(values[0]));
 }
 
-export const tooMany = () => badRequest('duplicate_method_override', 'Send at most one method-override header.');
+export const tooMany = () => fail('duplicate_method_override');

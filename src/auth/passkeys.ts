@@ -5,9 +5,9 @@
  */
 import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
-import { badRequest, unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Store, User } from '../store/types.js';
+import { StoreConflict, type Store, type User } from '../store/types.js';
 import { sha256 } from './digest.js';
 
 const CHALLENGE_TTL = 5 * 60_000;
@@ -15,7 +15,7 @@ const CHALLENGE_TTL = 5 * 60_000;
 /** Loaded on first use: the library and its ASN.1/CBOR stack cost ~18 MiB of memory that most deployments never need. */
 const webauthn = () => import('@simplewebauthn/server');
 
-const refused = () => unauthorized('passkey_refused', 'The passkey could not be verified.');
+const refused = () => fail('passkey_refused');
 
 export class Passkeys {
   readonly #rpID: string;
@@ -55,35 +55,49 @@ export class Passkeys {
       expectedRPID: this.#rpID,
       requireUserVerification: false,
     }).catch(() => undefined);
-    if (!verification?.verified || !verification.registrationInfo) throw badRequest('passkey_refused', 'The passkey could not be registered.');
+    if (!verification?.verified || !verification.registrationInfo) throw fail('passkey_not_registered');
     const { credential } = verification.registrationInfo;
-    await this.deps.store.addCredential({
-      id: credential.id,
-      userId: user.id,
-      publicKey: Buffer.from(credential.publicKey).toString('base64url'),
-      counter: credential.counter,
-      transports: credential.transports ?? [],
-      name,
-      createdAt: this.deps.clock.now(),
-      lastUsedAt: null,
-    });
+    await this.deps.store
+      .addCredential({
+        id: credential.id,
+        userId: user.id,
+        publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+        counter: credential.counter,
+        transports: credential.transports ?? [],
+        name,
+        createdAt: this.deps.clock.now(),
+        lastUsedAt: null,
+      })
+      .catch((error: unknown) => {
+        // SPEC section 7: a credential ID another account (or this one) holds is 409.
+        if (error instanceof StoreConflict) throw fail('credential_taken');
+        throw error;
+      });
     this.deps.log.info('passkey_added', { user_id: user.id, audit: true });
   }
 
-  /** Options for a sign-in; with `user`, only that user's passkeys (a second factor), else any (username-less). */
+  /**
+   * Options for a sign-in; with `user`, only that user's passkeys (a second factor:
+   * presence is enough), else any (username-less: the passkey is the whole sign-in,
+   * so the authenticator must verify the user).
+   */
   async authenticationOptions(user?: User) {
     const allow = user ? await this.deps.store.listCredentials(user.id) : [];
     const { generateAuthenticationOptions } = await webauthn();
     const options = await generateAuthenticationOptions({
       rpID: this.#rpID,
-      userVerification: 'preferred',
+      userVerification: user ? 'preferred' : 'required',
       allowCredentials: allow.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
     });
     await this.#remember(options.challenge, user?.id ?? null, 'login');
     return options;
   }
 
-  /** The user a passkey assertion proves; with `expectedUser`, it must be that user's passkey. */
+  /**
+   * The user a passkey assertion proves; with `expectedUser`, it must be that user's
+   * passkey. Without one, the passkey is the whole sign-in: the authenticator must
+   * have verified the user (UV), whatever the client asked for (SPEC section 7).
+   */
   async authenticate(response: unknown, expectedUser?: User): Promise<User> {
     const { store, clock, log } = this.deps;
     const id = (response as { id?: unknown } | null)?.id;
@@ -104,6 +118,10 @@ export class Passkeys {
       requireUserVerification: false,
     }).catch(() => undefined);
     if (!verification?.verified) throw refused();
+    if (!expectedUser && !verification.authenticationInfo.userVerified) {
+      log.info('login_failed', { reason: 'passkey_without_user_verification', user_id: credential.userId, audit: true });
+      throw fail('user_verification_required');
+    }
     if (!(await store.useCredential(credential.id, verification.authenticationInfo.newCounter, clock.now()))) {
       log.warn('passkey_counter_regressed', { user_id: credential.userId, credential: credential.id, audit: true });
       throw refused();

@@ -5,7 +5,7 @@
  * spelling of a protected path can pass for a public one.
  */
 
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 
 export class AmbiguousPath extends Error {
   constructor(readonly reason: string) {
@@ -68,7 +68,7 @@ export function judgedPath(raw: string): string {
   try {
     return normalizePath(raw);
   } catch (error) {
-    if (error instanceof AmbiguousPath) throw badRequest('ambiguous_path', `The path is ambiguous (${error.reason}) and was refused.`);
+    if (error instanceof AmbiguousPath) throw fail('ambiguous_path', `The path is ambiguous (${error.reason}) and was refused.`);
     throw error;
   }
 }

@@ -4,14 +4,20 @@
  * with `registration: open`, limited to addresses in `registration_domains` when set.
  */
 import type { Config } from '../config.js';
-import { badRequest, forbidden } from '../errors.js';
-import type { Services } from '../services.js';
-import { NotFirstUser, type User } from '../store/types.js';
+import { fail } from '../errors.js';
+import { NotFirstUser, type Store, type User } from '../store/types.js';
+import type { Accounts } from './accounts.js';
+
+export interface RegistrationDeps {
+  config: Config;
+  store: Store;
+  accounts: Accounts;
+}
 
 /** How a registration may go ahead: as the first account, as anyone, or only once the address is confirmed. */
 type Admission = 'first' | 'open' | 'confirm';
 
-export const registrationClosed = () => forbidden('registration_closed', 'Registration is closed; ask an administrator for an account.');
+export const registrationClosed = () => fail('registration_closed');
 
 /** Exact domain match, case-insensitive; the domain is what follows the last @. */
 export function emailInDomains(email: string, domains: readonly string[]): boolean {
@@ -32,18 +38,18 @@ export function mustConfirmEmail(user: User, config: Config): boolean {
 }
 
 /** Whether the registration page has anything to offer (one indexed query). */
-export async function registrationAvailable({ config, store }: Services): Promise<boolean> {
+export async function registrationAvailable({ config, store }: Pick<RegistrationDeps, 'config' | 'store'>): Promise<boolean> {
   return config.registration === 'open' || !(await store.hasUsers());
 }
 
 /** Decides before any argon2 work is spent; throws 403 (or 400 for a missing address) when refused. */
-export async function admit({ config, store }: Services, email: string | undefined): Promise<Admission> {
+export async function admit({ config, store }: Pick<RegistrationDeps, 'config' | 'store'>, email: string | undefined): Promise<Admission> {
   if (!(await store.hasUsers())) return 'first';
   if (config.registration !== 'open') throw registrationClosed();
   if (config.registration_domains.length === 0) return 'open';
-  if (email === undefined) throw badRequest('email_required', 'Registration here needs your email address.');
+  if (email === undefined) throw fail('email_required');
   if (!emailInDomains(email, config.registration_domains)) {
-    throw forbidden('registration_domain_not_allowed', 'Registration here is open only to addresses of certain domains.');
+    throw fail('registration_domain_not_allowed');
   }
   return 'confirm';
 }
@@ -53,7 +59,7 @@ export async function admit({ config, store }: Services, email: string | undefin
  * another is judged again as a later one: refused while registration is closed.
  */
 export async function registerAdmitted(
-  services: Services,
+  services: RegistrationDeps,
   admission: Admission,
   input: { username: string; email?: string; password: string },
 ): Promise<{ user: User; confirm: boolean }> {

@@ -8,9 +8,26 @@ import type { Store } from '../store/types.js';
 
 /** Revocations are read back a little further than trust_window, for clock skew between instances. */
 const SKEW_MS = 30_000;
+const MAX_SYNC_MS = 5_000;
+const MIN_SYNC_MS = 250;
+
+/**
+ * How often `sync` should run. A token dies with trust_window anyway, but an open
+ * WebSocket does not: it closes only when this instance learns of the revocation,
+ * which must be within trust_window (SPEC section 5). Twice per window keeps the
+ * worst case (one interval plus one query) well inside it; 5 s caps the wait for
+ * the long windows, at one indexed query per interval.
+ */
+export function revocationSyncInterval(trustWindowMs: number): number {
+  return Math.max(MIN_SYNC_MS, Math.min(MAX_SYNC_MS, Math.floor(trustWindowMs / 2)));
+}
+
+/** Told the ids of sessions as this instance learns they ended. Must not throw: it runs inside logout. */
+export type RevocationListener = (sessionIds: readonly string[]) => void;
 
 export class RevocationList {
   #revokedAt = new Map<string, number>();
+  #listeners: RevocationListener[] = [];
 
   constructor(
     private readonly store: Store,
@@ -22,9 +39,16 @@ export class RevocationList {
     return this.#revokedAt.has(sessionId);
   }
 
+  /** Called for revocations made here (at once) and for those `sync` learns of. */
+  onRevoked(listener: RevocationListener): void {
+    this.#listeners.push(listener);
+  }
+
   add(sessionIds: Iterable<string>): void {
     const now = this.clock.now();
-    for (const id of sessionIds) this.#revokedAt.set(id, now);
+    const ids = [...sessionIds];
+    for (const id of ids) this.#revokedAt.set(id, now);
+    this.#tell(ids);
   }
 
   async sync(): Promise<void> {
@@ -32,6 +56,12 @@ export class RevocationList {
     const horizon = now - this.trustWindowMs - SKEW_MS;
     const recent = await this.store.revokedSessionsSince(horizon);
     for (const [id, at] of this.#revokedAt) if (at < horizon) this.#revokedAt.delete(id);
-    for (const id of recent) if (!this.#revokedAt.has(id)) this.#revokedAt.set(id, now);
+    const learned = recent.filter((id) => !this.#revokedAt.has(id));
+    for (const id of learned) this.#revokedAt.set(id, now);
+    this.#tell(learned);
+  }
+
+  #tell(ids: readonly string[]): void {
+    if (ids.length > 0) for (const listener of this.#listeners) listener(ids);
   }
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { badRequest } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Store, User } from '../store/types.js';
 import { sha256 } from './digest.js';
@@ -54,28 +54,37 @@ export class SecondFactors {
     return (await this.deps.oneTimeTokens.consume(mfaToken, 'mfa')) !== undefined;
   }
 
-  /** A TOTP code, accepted once; failures count towards bans like wrong passwords. */
+  /** A TOTP code, accepted once; counted before it is checked, like a password. */
   async checkTotp(user: User, code: unknown, address: string): Promise<boolean> {
-    const { store, throttle, clock } = this.deps;
-    if (!user.totpEnabled || !user.totpSecret || (await throttle.isBanned(user.id, address))) return false;
-    const step = await totpStep(user.totpSecret, code, clock.now());
-    const ok = step !== undefined && (await store.useTotpStep(user.id, step));
-    if (!ok) await throttle.failed(user.id, address);
-    return ok;
+    const { store, clock } = this.deps;
+    if (!user.totpEnabled || !user.totpSecret) return false;
+    return this.#counted(user, address, async () => {
+      const step = await totpStep(user.totpSecret!, code, clock.now());
+      return step !== undefined && (await store.useTotpStep(user.id, step));
+    });
   }
 
   async checkRecoveryCode(user: User, code: unknown, address: string): Promise<boolean> {
-    const { store, throttle, clock, log } = this.deps;
-    if (typeof code !== 'string' || code.length > 64 || (await throttle.isBanned(user.id, address))) return false;
-    const ok = await store.useRecoveryCode(user.id, hashCode(code), clock.now());
-    if (!ok) await throttle.failed(user.id, address);
-    else log.info('recovery_code_used', { user_id: user.id, audit: true });
+    const { store, clock, log } = this.deps;
+    if (typeof code !== 'string' || code.length > 64) return false;
+    const ok = await this.#counted(user, address, () => store.useRecoveryCode(user.id, hashCode(code), clock.now()));
+    if (ok) log.info('recovery_code_used', { user_id: user.id, audit: true });
+    return ok;
+  }
+
+  /** Runs a check only with a throttle slot for the account and address (SPEC section 7); a failure keeps the slot. */
+  async #counted(user: User, address: string, check: () => Promise<boolean>): Promise<boolean> {
+    const { throttle } = this.deps;
+    const attempt = await throttle.attempt(user.id, address);
+    if (!attempt) return false;
+    const ok = await check();
+    await (ok ? throttle.forgive(attempt) : throttle.failed(attempt));
     return ok;
   }
 
   /** Starts enrolment: a new secret, not yet required at sign-in. */
   async enrollTotp(user: User): Promise<{ secret: string; otpauthUrl: string }> {
-    if (user.totpEnabled) throw badRequest('totp_already_enabled', 'TOTP is already on; turn it off first to enrol again.');
+    if (user.totpEnabled) throw fail('totp_already_enabled');
     const secret = await newTotpSecret();
     await this.deps.store.setTotp(user.id, secret, false);
     const issuer = new URL(this.deps.config.public_url).hostname;
@@ -85,9 +94,9 @@ export class SecondFactors {
   /** Confirms enrolment with a first code; returns the recovery codes, shown once. */
   async confirmTotp(user: User, code: unknown): Promise<string[]> {
     const { store, clock, log } = this.deps;
-    if (user.totpEnabled || !user.totpSecret) throw badRequest('totp_not_enrolling', 'Start enrolment first.');
+    if (user.totpEnabled || !user.totpSecret) throw fail('totp_not_enrolling');
     const step = await totpStep(user.totpSecret, code, clock.now());
-    if (step === undefined) throw badRequest('totp_code_wrong');
+    if (step === undefined) throw fail('totp_code_wrong');
     await store.setTotp(user.id, user.totpSecret, true);
     await store.useTotpStep(user.id, step);
     const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode);

@@ -5,6 +5,7 @@ import { fail } from '../errors.js';
 import type { User } from '../store/types.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { safeRedirect } from '../auth/redirects.js';
+import type { ADDRESS_LIMITS } from '../auth/throttle.js';
 import type { Caller, Scope } from '../scope.js';
 
 /** The JSON answer of login, registration and refresh (SPEC section 4). */
@@ -60,12 +61,17 @@ export async function signedInCaller(scope: Scope): Promise<Caller | undefined> 
 
 /** The current password again; wrong guesses count towards bans like failed sign-ins. */
 export async function reauthenticate(scope: Scope, user: User, password: string | undefined): Promise<void> {
-  const { services } = scope;
-  const address = clientAddress(scope.req, services.trusted);
-  const banned = await services.throttle.isBanned(user.id, address);
-  const matches = await services.passwords.verify(user.passwordHash, password ?? '');
-  if (banned || !password || !matches) {
-    if (!banned) await services.throttle.failed(user.id, address);
-    throw fail('reauthentication_failed');
-  }
+  await scope.services.accounts.confirmPassword(user, password, clientAddress(scope.req, scope.services.trusted));
+}
+
+/**
+ * One request against a per-address limit on an endpoint anyone may call that writes
+ * to the database (SPEC section 7): beyond it, 429 with Retry-After.
+ */
+export async function limitAddress(scope: Scope, kind: keyof typeof ADDRESS_LIMITS): Promise<void> {
+  const { throttle, trusted } = scope.services;
+  const retryAfter = await throttle.limitAddress(kind, clientAddress(scope.req, trusted));
+  if (retryAfter === 0) return;
+  scope.setHeader('retry-after', String(retryAfter));
+  throw fail('too_many_requests');
 }

@@ -2,7 +2,7 @@
 import { fail } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import type { Scope } from '../scope.js';
-import { returnUrl } from './common.js';
+import { limitAddress, returnUrl } from './common.js';
 import { finishSignIn, pendingToken } from './sign-in.js';
 
 export async function passkeyRegistrationOptions(scope: Scope): Promise<void> {
@@ -19,6 +19,7 @@ export async function registerPasskey(scope: Scope): Promise<void> {
 /** Options for a username-less sign-in, or, during a pending sign-in, for its user's passkeys. */
 export async function passkeyLoginOptions(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
+  await limitAddress(scope, 'passkey_challenge');
   const token = pendingToken(scope, fields);
   const pending = token ? await scope.services.secondFactors.pending(token) : undefined;
   scope.json(200, await scope.services.passkeys.authenticationOptions(pending?.user));

@@ -2,19 +2,13 @@
  * Proxy mode (sidecar): every request outside /_auth/ passes the gate, then goes to
  * the upstream with the caller's identity, on the path that was judged.
  */
-import type { IncomingMessage } from 'node:http';
-import { withoutSessionCookie } from '../auth/cookies.js';
-import { clientAddress, isTrusted } from '../auth/forwarded.js';
 import { decideGate, isNavigation, type GateDecision } from '../auth/gate.js';
 import { judgedHost } from '../auth/hosts.js';
-import { identityHeaders } from '../auth/identity-headers.js';
 import { methodOverride } from '../auth/method-override.js';
 import { judgedPath } from '../auth/paths.js';
-import type { AccessClaims } from '../auth/tokens.js';
-import type { Services } from '../services.js';
 import type { Handler, Scope } from '../scope.js';
 import type { Upstream } from '../upstream/forward.js';
-import { connectionTokens } from '../upstream/headers.js';
+import { upstreamHeaders } from '../upstream/request-headers.js';
 import { answerForbidden, answerLogin } from './gate-answers.js';
 
 export function proxyHandler(upstream: Upstream): Handler {
@@ -43,28 +37,3 @@ function pass(scope: Scope, upstream: Upstream, path: string, decision: GateDeci
     setCookie: decision.setCookie,
   });
 }
-
-/** The client's headers minus hop-by-hop and anything identity-like, then ours. Strip, then set. */
-export function upstreamHeaders(req: IncomingMessage, services: Services, claims: AccessClaims | undefined): Record<string, string | string[]> {
-  const named = connectionTokens(req.headers.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name in req.headers) {
-    const value = req.headers[name];
-    if (value === undefined || services.isStripped(name) || named.has(name)) continue;
-    out[name] = value;
-  }
-  const cookie = withoutSessionCookie(req.headers.cookie);
-  if (cookie === undefined) delete out['cookie'];
-  else out['cookie'] = cookie;
-
-  const fromProxy = isTrusted(req.socket.remoteAddress, services.trusted);
-  const client = clientAddress(req, services.trusted);
-  const priorFor = fromProxy ? req.headers['x-forwarded-for'] : undefined;
-  out['x-forwarded-for'] = priorFor ? `${priorFor}, ${req.socket.remoteAddress ?? client}` : client;
-  out['x-forwarded-proto'] = (fromProxy && headerValue(req.headers['x-forwarded-proto'])) || 'http';
-  out['x-forwarded-host'] = (fromProxy && headerValue(req.headers['x-forwarded-host'])) || req.headers.host || '';
-  for (const [name, value] of identityHeaders(services.config.identity_headers, claims)) out[name] = value;
-  return out;
-}
-
-const headerValue = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);

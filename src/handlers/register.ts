@@ -5,7 +5,7 @@ import { fail, HttpError } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import { messagePage, registerPage } from '../pages.js';
 import type { Scope } from '../scope.js';
-import { echo, returnUrl } from './common.js';
+import { echo, limitAddress, returnUrl } from './common.js';
 import { sendVerification } from './mail-links.js';
 import { finishSignIn } from './sign-in.js';
 
@@ -26,6 +26,7 @@ export async function register(scope: Scope): Promise<void> {
     const email = stringField(fields, 'email', { max: 320 });
     const admission = await admit(scope.services, email);
     if (kind === 'form') checkFormToken(scope.req, fields['csrf'], config);
+    await limitAddress(scope, 'registration');
     const { user, confirm } = await registerAdmitted(scope.services, admission, {
       username: stringField(fields, 'username', { required: true, max: 256 }),
       email,

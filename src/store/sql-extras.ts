@@ -118,10 +118,15 @@ export function accountExtras(db: Db): AccountExtras {
     },
 
     async addCredential(c) {
-      await db.run(
-        'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-        [c.id, c.userId, c.publicKey, c.counter, JSON.stringify(c.transports), c.name, c.createdAt],
-      );
+      try {
+        await db.run(
+          'INSERT INTO webauthn_credentials (id, user_id, public_key, counter, transports, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          [c.id, c.userId, c.publicKey, c.counter, JSON.stringify(c.transports), c.name, c.createdAt],
+        );
+      } catch (error) {
+        if (isUniqueViolation(error) === 'webauthn_credentials.id') throw new StoreConflict('credential');
+        throw error;
+      }
     },
     async listCredentials(userId) {
       return (await db.all('SELECT * FROM webauthn_credentials WHERE user_id = ? ORDER BY created_at', [userId])).map(toCredential);
@@ -156,8 +161,9 @@ type MailAndThrottle = Pick<
   | 'abandonInterruptedMail'
   | 'failMail'
   | 'mailQueueDepth'
-  | 'countEvent'
   | 'countEvents'
+  | 'takeEvent'
+  | 'dropEvent'
   | 'ban'
   | 'bannedUntil'
   | 'clearEvents'
@@ -218,11 +224,22 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
       return Number(row?.['n'] ?? 0);
     },
 
-    async countEvent(kind, key, now, since) {
-      await db.run('INSERT INTO throttle_events (kind, key, at) VALUES (?, ?, ?)', [kind, key, now]);
-      return countEvents(kind, key, since);
-    },
     countEvents,
+    async takeEvent(kind, key, { now, since, max }) {
+      // One statement: SQLite takes the write lock before it reads, so the count and the insert cannot interleave with another writer's.
+      const row = await db.get(
+        `INSERT INTO throttle_events (kind, key, at)
+         SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM bans WHERE key = ? AND until > ?)
+           AND (SELECT COUNT(*) FROM throttle_events WHERE kind = ? AND key = ? AND at >= ?) < ?
+         RETURNING rowid`,
+        [kind, key, now, key, now, kind, key, since, max],
+      );
+      return row && Number(row['rowid']);
+    },
+    async dropEvent(kind, key, id) {
+      // Kind and key too: SQLite may hand a cleared event's rowid to a new event.
+      await db.run('DELETE FROM throttle_events WHERE rowid = ? AND kind = ? AND key = ?', [id, kind, key]);
+    },
     async ban(key, until) {
       await db.run('INSERT INTO bans (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = CASE WHEN excluded.until > bans.until THEN excluded.until ELSE bans.until END', [key, until]);
     },

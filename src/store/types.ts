@@ -119,6 +119,7 @@ export interface Store {
   /** Consumes the token atomically: of two racing callers, only one gets it. */
   consumeOneTimeToken(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
 
+  /** Throws StoreConflict('credential') when the id is taken (by any account). */
   addCredential(credential: Credential): Promise<void>;
   listCredentials(userId: string): Promise<Credential[]>;
   findCredential(id: string): Promise<Credential | undefined>;
@@ -138,9 +139,18 @@ export interface Store {
   failMail(id: number, error: string): Promise<void>;
   mailQueueDepth(): Promise<number>;
 
-  /** Counts an event for a key (failed sign-ins, mails sent) and returns how many fell within `since`. */
-  countEvent(kind: string, key: string, now: number, since: number): Promise<number>;
+  /** How many events of `kind` for `key` fall at or after `since` (failed sign-ins, mails sent). */
   countEvents(kind: string, key: string, since: number): Promise<number>;
+  /**
+   * Records an event of `kind` for `key` at `now` only if the key is not banned and
+   * fewer than `max` such events fall at or after `since`; returns the event's id, or
+   * undefined when refused. Atomic: of any number of concurrent callers (in any
+   * replica), at most `max` get an id. (PostgreSQL: the same INSERT … SELECT under a
+   * transaction-scoped advisory lock on kind and key.)
+   */
+  takeEvent(kind: string, key: string, limit: { now: number; since: number; max: number }): Promise<number | undefined>;
+  /** Forgets one event taken by takeEvent (an attempt that turned out right); a no-op once cleared. */
+  dropEvent(kind: string, key: string, id: number): Promise<void>;
   ban(key: string, until: number): Promise<void>;
   bannedUntil(key: string, now: number): Promise<number | undefined>;
   clearEvents(kind: string, key: string): Promise<void>;
@@ -170,7 +180,7 @@ export interface Store {
 
 /** A unique field is already taken. */
 export class StoreConflict extends Error {
-  constructor(readonly field: 'username' | 'email') {
+  constructor(readonly field: 'username' | 'email' | 'credential') {
     super(`${field} is taken`);
   }
 }

@@ -4,7 +4,9 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { errors, Pool } from 'undici';
-import { connectionTokens, HOP_BY_HOP, UpstreamError } from './headers.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { connectionTokens, failureCause, HOP_BY_HOP, UpstreamError } from './headers.js';
 
 export interface ForwardRequest {
   req: IncomingMessage;
@@ -22,7 +24,7 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export function createUpstream(origin: string, timeoutMs: number): Upstream {
+export function createUpstream(origin: string, timeoutMs: number, { log, metrics }: { log: Logger; metrics: Metrics }): Upstream {
   const pool = new Pool(origin, {
     connections: 128,
     keepAliveTimeout: 30_000,
@@ -41,9 +43,16 @@ export function createUpstream(origin: string, timeoutMs: number): Upstream {
           return res;
         })
         .then(undefined, (error: unknown) => {
-          // The client left, or the upstream broke off mid-answer: nothing more can be said to the client.
-          if (res.headersSent || req.destroyed || res.destroyed) return void res.destroy();
-          throw classify(error);
+          // Broken off mid-answer, undici has destroyed res with the upstream's error (node keeps it as `errored`);
+          // destroyed without one, the client left: nothing to answer, and nothing the upstream did wrong.
+          const upstreamError = (res as { errored?: unknown }).errored ?? (res.destroyed ? undefined : error);
+          if (upstreamError === undefined) return;
+          const failure = classify(upstreamError);
+          log.warn('upstream_failed', { reason: failure.code, cause: failureCause(upstreamError) });
+          // Thrown, it is counted where it is answered; once the answer has begun, cutting the client off is all that is left.
+          if (!res.headersSent) throw failure;
+          metrics.upstreamErrors.inc({ reason: failure.code });
+          res.destroy();
         });
     },
     close: () => pool.close(),

@@ -19,6 +19,9 @@
  *   gatehouse put in a header of its 401 could be used as is. Without `always` on
  *   add_header, a renewal is lost whenever the application answers 4xx/5xx. A path
  *   gatehouse refuses with 400 (encoded "/") reaches the browser as nginx's 500.
+ *   The auth subrequest never carries Upgrade. A WebSocket handshake reaches the
+ *   application as a plain GET (and is answered 200) unless the location passes
+ *   Upgrade and Connection on by hand, over HTTP/1.1.
  * - Caddy: the verify call carries X-Forwarded-Method/-Proto/-Host/-Uri; on 2xx,
  *   copy_headers replaces the client's X-Auth-* of the same names and Set-Cookie is
  *   dropped; every non-2xx (gatehouse's 302 to the login page, 401, and the 307 that
@@ -29,11 +32,14 @@
  *   unless the config deletes them (request_header, which Caddy runs after forward_auth).
  *   If verify leaves out an empty identity header, the application receives the literal
  *   `{http.reverse_proxy.header.X-Auth-Groups}`. gatehouse's 400 reaches the browser as is.
+ *   The verify call of a WebSocket handshake carries the client's Connection: Upgrade
+ *   and Upgrade: websocket; once it is answered, reverse_proxy tunnels without more config.
  * - Both pass the whole Cookie header, gatehouse_session included, to the application
  *   (unlike proxy mode, which strips it).
  */
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import { PASSWORD, registerUser, startTestGatehouse, uniqueName, type TestGatehouse } from '../helpers/gatehouse.js';
 import { caddyPeer, nginxPeer, startCaddyFromExample, startEcho, startNginxFromExample, freePort, type Echo, type Echoed, type RunningProxy, type Wiring } from '../helpers/proxies.js';
 
@@ -446,6 +452,44 @@ describe.each(PROXIES)('behind $name', ({ name, peer, start, renewalHops }) => {
         gate.clock.advance(EXPIRE);
         const { final } = await browse(`${proxy.url}/app/after-the-burst`, jar);
         expect(appSaw(final).headers['x-auth-user']).toBe(member.username);
+      });
+    });
+
+    describe('a WebSocket', () => {
+      type Handshake = { opened: true; socket: WebSocket; messages: string[] } | { opened: false; status: number };
+
+      /** A WebSocket handshake through the proxy; one left unanswered fails within 5 s instead of hanging. */
+      function handshake(path: string, headers: Record<string, string>): Promise<Handshake> {
+        const socket = new WebSocket(`${proxy.url.replace('http', 'ws')}${path}`, { headers, handshakeTimeout: 5_000 });
+        const messages: string[] = [];
+        socket.on('message', (data) => messages.push(data.toString()));
+        return new Promise((resolve, reject) => {
+          socket.once('open', () => resolve({ opened: true, socket, messages }));
+          socket.once('unexpected-response', (req, res) => {
+            req.destroy();
+            resolve({ opened: false, status: res.statusCode! });
+          });
+          socket.once('error', reject);
+        });
+      }
+
+      it('opens for a signed-in user, who talks with the application as themselves', async () => {
+        const jar = await signedIn(member.username);
+        const shake = await handshake('/live/updates', { ...jar.header(), 'X-Auth-User': SPOOFED });
+        expect(shake.opened, JSON.stringify(shake)).toBe(true);
+        const { socket, messages } = shake as Extract<Handshake, { opened: true }>;
+        await vi.waitFor(() => expect(messages.length).toBeGreaterThan(0));
+        const seen = JSON.parse(messages[0]!) as Echoed;
+        expect(seen.path).toBe('/live/updates');
+        expect(seen.headers['x-auth-user']).toBe(member.username);
+        socket.send('ping');
+        await vi.waitFor(() => expect(messages).toContain('echo:ping'));
+        socket.close();
+      });
+
+      it('is refused to a stranger with 401, and the application never sees it', async () => {
+        expect(await handshake('/live/stranger', {})).toEqual({ opened: false, status: 401 });
+        expect(appRequestsFor('/live/stranger')).toBe(0);
       });
     });
   });

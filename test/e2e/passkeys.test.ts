@@ -20,7 +20,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function withAuthenticator(context: BrowserContext): Promise<Page> {
+/** A page with a virtual platform authenticator; without `userVerification`, one that tests presence only (UV=0). */
+async function withAuthenticator(context: BrowserContext, { userVerification = true } = {}): Promise<Page> {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
@@ -29,8 +30,8 @@ async function withAuthenticator(context: BrowserContext): Promise<Page> {
       protocol: 'ctap2',
       transport: 'internal',
       hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
+      hasUserVerification: userVerification,
+      isUserVerified: userVerification,
       automaticPresenceSimulation: true,
     },
   });
@@ -99,6 +100,46 @@ describe.runIf(chromium.available)('passkeys in Chromium', () => {
     await page.waitForURL(`${origin}/_auth/mfa`);
     const pendingCookies = await context.cookies();
     expect(pendingCookies.some((c) => c.name === 'gatehouse_session')).toBe(false);
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
+    await page.waitForURL(`${origin}/_auth/account`);
+    expect((await context.cookies()).some((c) => c.name === 'gatehouse_session')).toBe(true);
+    await context.close();
+  });
+
+  it('refuses a username-less sign-in with a passkey that did not verify the user (UV=0), and takes it as the second step after a password', async () => {
+    const { username } = await registerUser(gate);
+    const context = await browser.newContext();
+    const page = await withAuthenticator(context, { userVerification: false });
+    page.on('dialog', (dialog) => void dialog.accept('Security key'));
+    await signInWithPassword(page, username);
+    await page.waitForURL(`${origin}/_auth/account`);
+    await page.getByRole('button', { name: 'Add a passkey' }).click();
+    await page.getByText('Security key').waitFor();
+    await context.clearCookies();
+    const user = (await gate.services.store.findUserByLogin(username))!;
+    const [credential] = await gate.services.store.listCredentials(user.id);
+
+    // A client that ignores the options (userVerification 'required', any passkey) and gets an assertion with UV=0.
+    await page.goto(`${origin}/_auth/login`);
+    // A string, not a function: the test runner would rewrite the import() in a function's source.
+    const answer = (await page.evaluate(`(async () => {
+      const post = async (path, body) => {
+        const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: await res.json() };
+      };
+      const { startAuthentication } = await import('/_auth/assets/webauthn/index.js');
+      const options = (await post('/_auth/webauthn/login/options', {})).body;
+      const allowCredentials = [{ id: ${JSON.stringify(credential!.id)}, type: 'public-key' }];
+      const response = await startAuthentication({ optionsJSON: { ...options, allowCredentials, userVerification: 'discouraged' } });
+      return { asked: options.userVerification, verify: await post('/_auth/webauthn/login/verify', { response }) };
+    })()`)) as { asked: string; verify: { status: number; body: unknown } };
+    expect(answer.verify).toMatchObject({ status: 401, body: { error: 'user_verification_required' } });
+    expect(answer.asked).toBe('required');
+    expect((await context.cookies()).some((c) => c.name === 'gatehouse_session')).toBe(false);
+
+    // After the password, presence is enough.
+    await signInWithPassword(page, username);
+    await page.waitForURL(`${origin}/_auth/mfa`);
     await page.getByRole('button', { name: 'Use a passkey' }).click();
     await page.waitForURL(`${origin}/_auth/account`);
     expect((await context.cookies()).some((c) => c.name === 'gatehouse_session')).toBe(true);

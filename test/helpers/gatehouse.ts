@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixedClock, type Clock } from '../../src/clock.js';
 import { validateConfig, type Config, type RawSettings } from '../../src/config.js';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
 
 export type Settings = Record<string, unknown>;
@@ -36,11 +36,11 @@ export interface TestGatehouse extends RunningGatehouse {
   dir: string;
 }
 
-/** A gatehouse with a clock that moves only when the test says so. */
-export async function startTestGatehouse(settings: Settings = {}): Promise<TestGatehouse> {
+/** A gatehouse with a clock that moves only when the test says so; silent unless given a log. */
+export async function startTestGatehouse(settings: Settings = {}, { log = silentLogger }: { log?: Logger } = {}): Promise<TestGatehouse> {
   const dir = tempDir();
   const clock = fixedClock(Date.now());
-  const running = await startGatehouse(testConfig(settings, dir), { clock, log: silentLogger });
+  const running = await startGatehouse(testConfig(settings, dir), { clock, log });
   return {
     ...running,
     url: `http://${running.address}`,
@@ -75,9 +75,17 @@ let counter = 0;
 export const uniqueName = (prefix = 'user') => `${prefix}${process.pid}x${++counter}`;
 export const PASSWORD = 'correct horse battery staple';
 
+let registrations = 0;
+/**
+ * A client address of its own for each registration (198.18.0.0/15, set aside for
+ * network tests), named in X-Forwarded-For (127.0.0.1 is a trusted proxy by default): one test
+ * gatehouse registers far more users than the per-address limit allows one client.
+ */
+const registeringClient = () => `198.18.${(++registrations >> 8) & 0xff}.${registrations & 0xff}`;
+
 /** Registers a user over HTTP and returns its tokens. */
 export async function registerUser(gate: { url: string }, username = uniqueName(), extra: Settings = {}): Promise<TokenBody & { username: string }> {
-  const res = await postJson(`${gate.url}/_auth/register`, { username, password: PASSWORD, ...extra });
+  const res = await postJson(`${gate.url}/_auth/register`, { username, password: PASSWORD, ...extra }, { 'x-forwarded-for': registeringClient() });
   if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${await res.text()}`);
   return { ...((await res.json()) as TokenBody), username };
 }

@@ -12,6 +12,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocketServer } from 'ws';
 import { peer, type Peer } from './peers.js';
 import { ROOT } from './process.js';
 
@@ -190,7 +191,8 @@ export interface Echo {
 
 /**
  * The protected application: answers 200 JSON {method, path, headers, body} with
- * what it received; paths under /missing answer the same with 404.
+ * what it received; paths under /missing answer the same with 404. A WebSocket is
+ * greeted with the same JSON (its body empty) and then hears `echo:` and each message.
  */
 export async function startEcho(): Promise<Echo> {
   const seen: Echoed[] = [];
@@ -205,11 +207,19 @@ export async function startEcho(): Promise<Echo> {
       res.end(JSON.stringify(echoed));
     });
   });
+  const webSockets = new WebSocketServer({ server });
+  webSockets.on('connection', (socket, req) => {
+    const echoed = { method: req.method!, path: req.url!, headers: req.headers, body: '' };
+    seen.push(echoed);
+    socket.send(JSON.stringify(echoed));
+    socket.on('message', (data) => socket.send(`echo:${data.toString()}`));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     async close() {
+      webSockets.clients.forEach((client) => client.terminate());
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     },

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface Seen {
   method: string;
@@ -16,6 +16,8 @@ export interface EchoUpstream {
   seen: Seen[];
   /** Resolves on the next request the upstream receives (before its body is read). */
   nextRequest(): Promise<IncomingMessage>;
+  /** The WebSockets open on the upstream's side. */
+  webSockets(): Set<WebSocket>;
   close(): Promise<void>;
 }
 
@@ -75,6 +77,7 @@ export async function startEchoUpstream(port = 0): Promise<EchoUpstream> {
     port: bound,
     seen,
     nextRequest: () => new Promise((resolve) => waiters.push(resolve)),
+    webSockets: () => wss.clients,
     async close() {
       wss.clients.forEach((client) => client.terminate());
       server.closeAllConnections();

@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generate } from 'otplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { fixedClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
 import { startGatehouse } from '../../src/server.js';
@@ -20,9 +21,16 @@ import { freePort } from '../helpers/smtp.js';
 const MIN = 60_000;
 const BAN = { max_retries: 3, find_time: '2m', ban_time: '5m' };
 
-let lastOctet = 0;
-/** A client address of its own: the right-most X-Forwarded-For entry that is not a trusted proxy. */
-const newClient = () => `198.51.100.${++lastOctet}`;
+let clients = 0;
+/**
+ * A client address of its own: the right-most X-Forwarded-For entry that is not a
+ * trusted proxy. Hundreds are needed, so from 10.0.0.0/8 (an invalid entry would
+ * silently make the client 127.0.0.1 for all of them).
+ */
+const newClient = () => {
+  const n = ++clients;
+  return `10.${(n >> 16) & 0xff}.${(n >> 8) & 0xff}.${n & 0xff}`;
+};
 
 describe('bans after repeated failures', () => {
   let gate: TestGatehouse;
@@ -64,6 +72,22 @@ describe('bans after repeated failures', () => {
     gate.clock.advance(2 * MIN + 1_000);
     await login(user.username, 'wrong password 3', newClient());
     expect((await login(user.username, PASSWORD, newClient())).status).toBe(200);
+  });
+
+  it('keeps refusing after a ban shorter than find_time ends, until the failures leave the window', async () => {
+    const short = await startTestGatehouse({ max_retries: 3, find_time: '10m', ban_time: '1m' });
+    try {
+      const user = await registerUser(short);
+      const attempt = (password: string) => postJson(`${short.url}/_auth/login`, { username: user.username, password }, { 'x-forwarded-for': newClient() });
+      for (let i = 0; i < 3; i++) expect((await attempt(`wrong password ${i}`)).status).toBe(401);
+      short.clock.advance(MIN + 1_000);
+      expect((await attempt('wrong password 4')).status).toBe(401);
+      expect((await attempt(PASSWORD)).status).toBe(401);
+      short.clock.advance(9 * MIN);
+      expect((await attempt(PASSWORD)).status).toBe(200);
+    } finally {
+      await short.close();
+    }
   });
 
   it('bans a client address that fails against several accounts, for every account, but not the accounts themselves', async () => {
@@ -120,6 +144,156 @@ describe('bans after repeated failures', () => {
     }
     expect((await login(user.username, PASSWORD, newClient())).status).toBe(401);
     expect((await secondStep(await pending(newClient()), await codeNow(), newClient())).status).toBe(401);
+  });
+});
+
+describe('guesses sent all at once (SPEC section 7: every guess is counted before it is checked)', () => {
+  const MAX = 5;
+  const BURST = 30;
+  const audit: { event: string; fields: Record<string, unknown> }[] = [];
+  const log: Logger = { debug: () => {}, info: (event, fields = {}) => void audit.push({ event, fields }), warn: () => {}, error: () => {} };
+  let gate: TestGatehouse;
+  beforeAll(async () => {
+    gate = await startTestGatehouse({ max_retries: MAX, find_time: '2m', ban_time: '5m' }, { log });
+  });
+  afterAll(() => gate?.close());
+  afterEach(() => vi.restoreAllMocks());
+
+  const login = (username: string, password: string, client: string) =>
+    postJson(`${gate.url}/_auth/login`, { username, password }, { 'x-forwarded-for': client });
+  /** Every argon2 verification from now on; the test gatehouse runs in this process. */
+  const argon2Runs = () => vi.spyOn(gate.services.passwords, 'verify');
+  /** BURST wrong guesses and then the right one, all in flight at once; the answers in the same order. */
+  const burst = (send: (guess: string, i: number) => Promise<Response>, wrong: (i: number) => string, right: string) =>
+    Promise.all([...Array.from({ length: BURST }, (_, i) => send(wrong(i), i)), send(right, BURST)]);
+
+  it('checks at most max_retries of 30 wrong passwords for one account, and refuses the right one at the end of the burst like a wrong one', async () => {
+    const user = await registerUser(gate);
+    const runs = argon2Runs();
+    const answers = await burst((password) => login(user.username, password, newClient()), (i) => `wrong password ${i}`, PASSWORD);
+
+    expect(runs).toHaveBeenCalledTimes(MAX);
+    const bodies = await Promise.all(answers.map(async (res) => ({ status: res.status, body: await res.json() })));
+    expect(new Set(bodies.map((answer) => JSON.stringify(answer)))).toEqual(new Set([JSON.stringify(bodies[0])]));
+    expect(bodies[BURST]!.status).toBe(401);
+    expect((await login(user.username, PASSWORD, newClient())).status).toBe(401);
+  });
+
+  it('logs every checked wrong password as login_failed, and the guesses refused unchecked as banned', async () => {
+    const user = await registerUser(gate);
+    audit.length = 0;
+    await burst((password) => login(user.username, password, newClient()), (i) => `wrong password ${i}`, PASSWORD);
+    const failures = audit.filter((entry) => entry.event === 'login_failed' && entry.fields['user_id'] !== undefined);
+    expect(failures.filter((entry) => entry.fields['reason'] === 'wrong_password')).toHaveLength(MAX);
+    expect(failures.filter((entry) => entry.fields['reason'] === 'banned')).toHaveLength(BURST + 1 - MAX);
+    expect(audit.some((entry) => entry.event === 'login_succeeded')).toBe(false);
+  });
+
+  it('checks at most max_retries wrong passwords from one address spread over several accounts, and refuses the right one from it', async () => {
+    const accounts = await Promise.all(Array.from({ length: 6 }, () => registerUser(gate)));
+    const attacker = newClient();
+    const runs = argon2Runs();
+    const answers = await burst(
+      (password, i) => login(accounts[i % accounts.length]!.username, password, attacker),
+      (i) => `wrong password ${i}`,
+      PASSWORD,
+    );
+
+    expect(runs.mock.calls.length).toBeLessThanOrEqual(MAX);
+    expect(answers.map((res) => res.status)).toEqual(Array(BURST + 1).fill(401));
+    expect((await login(accounts[0]!.username, PASSWORD, attacker)).status).toBe(401);
+    expect((await login(accounts[0]!.username, PASSWORD, newClient())).status).toBe(200);
+  });
+
+  it('counts guesses from one IPv6 /64 together, and an IPv4-mapped address as its IPv4 address', async () => {
+    const accounts = await Promise.all(Array.from({ length: MAX + 2 }, () => registerUser(gate)));
+    for (let i = 0; i < MAX; i++) expect((await login(accounts[i]!.username, 'not the password', `2001:db8:77:1::${i + 1}`)).status).toBe(401);
+    expect((await login(accounts[MAX]!.username, PASSWORD, '2001:db8:77:1:ffff::9')).status).toBe(401);
+    expect((await login(accounts[MAX]!.username, PASSWORD, '2001:db8:77:2::1')).status).toBe(200);
+
+    const v4 = newClient();
+    for (let i = 0; i < MAX; i++) expect((await login(accounts[i]!.username, 'not the password', `::ffff:${v4}`)).status).toBe(401);
+    expect((await login(accounts[MAX + 1]!.username, PASSWORD, v4)).status).toBe(401);
+  });
+
+  /** A user signed in with a bearer token, who may have TOTP on. */
+  async function signedInUser({ totp = false } = {}) {
+    const user = await registerUser(gate);
+    const bearer = { authorization: `Bearer ${user.access_token}` };
+    if (totp) {
+      const { secret } = (await (await postJson(`${gate.url}/_auth/totp/enroll`, {}, bearer)).json()) as { secret: string };
+      const code = await generate({ secret, epoch: Math.floor(gate.clock.now() / 1000) });
+      expect((await postJson(`${gate.url}/_auth/totp/confirm`, { code }, bearer)).status).toBe(200);
+    }
+    return { user, bearer };
+  }
+
+  it.each([
+    ['a password change', 'POST', '/_auth/account/password', (password: string) => ({ current_password: password, new_password: 'a brand new passphrase' })],
+    ['an account deletion', 'DELETE', '/_auth/account', (password: string) => ({ password })],
+    ['turning TOTP off', 'POST', '/_auth/totp/disable', (password: string) => ({ password })],
+  ])('checks at most max_retries wrong current passwords for %s sent at once, and refuses the right one at the end', async (_what, method, path, body) => {
+    const { bearer } = await signedInUser({ totp: path === '/_auth/totp/disable' });
+    const send = (password: string) =>
+      fetch(`${gate.url}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': newClient(), ...bearer },
+        body: JSON.stringify(body(password)),
+      });
+    const runs = argon2Runs();
+    const answers = await burst(send, (i) => `wrong password ${i}`, PASSWORD);
+
+    expect(runs).toHaveBeenCalledTimes(MAX);
+    expect(answers.map((res) => res.status)).toEqual(Array(BURST + 1).fill(401));
+    expect(await answers[BURST]!.json()).toMatchObject({ error: 'reauthentication_failed' });
+    expect((await fetch(`${gate.url}/_auth/account/sessions`, { headers: bearer })).status).toBe(200);
+  });
+
+  /** A pending second step of a user with TOTP and recovery codes. */
+  async function pendingSecondStep() {
+    const user = await registerUser(gate);
+    const bearer = { authorization: `Bearer ${user.access_token}` };
+    const { secret } = (await (await postJson(`${gate.url}/_auth/totp/enroll`, {}, bearer)).json()) as { secret: string };
+    const codeAt = (offsetMs: number) => generate({ secret, epoch: Math.floor((gate.clock.now() + offsetMs) / 1000) });
+    const confirmed = await postJson(`${gate.url}/_auth/totp/confirm`, { code: await codeAt(0) }, bearer);
+    const { recovery_codes } = (await confirmed.json()) as { recovery_codes: string[] };
+    const { mfa_token } = (await (await login(user.username, PASSWORD, newClient())).json()) as { mfa_token: string };
+    const secondStep = (method: 'totp' | 'recovery', code: string) =>
+      postJson(`${gate.url}/_auth/mfa/${method}`, { mfa_token, code }, { 'x-forwarded-for': newClient() });
+    return { user, codeAt, recoveryCodes: recovery_codes, secondStep };
+  }
+
+  /**
+   * Counts the calls of a store check and makes each take 20 ms, as with a remote
+   * database: the guesses then overlap, as they would across replicas.
+   */
+  function slowStoreCheck(name: 'useTotpStep' | 'useRecoveryCode') {
+    const { store } = gate.services;
+    const check = (store[name] as (...args: unknown[]) => Promise<boolean>).bind(store);
+    const slow = async (...args: unknown[]) => {
+      await sleep(20);
+      return check(...args);
+    };
+    return vi.spyOn(store, name).mockImplementation(slow as never);
+  }
+
+  it('checks at most max_retries TOTP codes sent at once (here replays of a used one), and refuses a fresh one at the end', async () => {
+    const { codeAt, secondStep } = await pendingSecondStep();
+    const used = await codeAt(0); // used up by the confirmation; still within the window, so each replay reaches the store
+    const checks = slowStoreCheck('useTotpStep');
+    const answers = await burst((code) => secondStep('totp', code), () => used, await codeAt(30_000));
+
+    expect(checks.mock.calls.length).toBeLessThanOrEqual(MAX);
+    expect(answers.map((res) => res.status)).toEqual(Array(BURST + 1).fill(401));
+  });
+
+  it('checks at most max_retries recovery codes sent at once, and refuses a right one at the end', async () => {
+    const { recoveryCodes, secondStep } = await pendingSecondStep();
+    const checks = slowStoreCheck('useRecoveryCode');
+    const answers = await burst((code) => secondStep('recovery', code), (i) => `DEAD-BEEF-0000-${String(i).padStart(4, '0')}`, recoveryCodes[0]!);
+
+    expect(checks).toHaveBeenCalledTimes(MAX);
+    expect(answers.map((res) => res.status)).toEqual(Array(BURST + 1).fill(401));
   });
 });
 

@@ -1,7 +1,14 @@
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { cookiesOf, rawRequest, registerUser, startTestGatehouse, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { fixedClock } from '../../src/clock.js';
+import { createLogger } from '../../src/log.js';
+import { startGatehouse } from '../../src/server.js';
+import { cookiesOf, rawRequest, registerUser, startTestGatehouse, tempDir, testConfig, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { freePort } from '../helpers/proxies.js';
+import { rawConnection, requestHead } from '../helpers/raw-socket.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
 
 let upstream: EchoUpstream;
@@ -207,6 +214,124 @@ describe('a failing upstream', () => {
       }
     } finally {
       await other.close();
+    }
+  });
+});
+
+describe('an upstream failure', () => {
+  interface Logged {
+    url: string;
+    lines: Record<string, unknown>[];
+    /** A series of the management port's /metrics, 0 when absent. */
+    series(line: string): Promise<number>;
+  }
+
+  /** A gatehouse in front of `upstreamUrl` whose log lines the test reads, sharing the main database (and so its users). */
+  async function withLoggedGatehouse(upstreamUrl: string, test: (gatehouse: Logged) => Promise<void>): Promise<void> {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('info', (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
+    const dir = tempDir();
+    const settings = { upstream: upstreamUrl, upstream_timeout: '1s', database_url: gate.services.config.database_url, log_level: 'info' };
+    const running = await startGatehouse(testConfig(settings, dir), { clock: fixedClock(gate.clock.now()), log });
+    const series = async (line: string) => {
+      const text = await (await fetch(`http://${running.managementAddress}/metrics`)).text();
+      const found = text.split('\n').find((candidate) => candidate.startsWith(`${line} `));
+      return found === undefined ? 0 : Number(found.slice(line.length + 1));
+    };
+    try {
+      await test({ url: `http://${running.address}`, lines, series });
+    } finally {
+      await running.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  const failures = (lines: Record<string, unknown>[]) => lines.filter((line) => line['event'] === 'upstream_failed');
+
+  it('is logged with its cause, and counted', async () => {
+    await withLoggedGatehouse(upstream.url, async ({ url, lines, series }) => {
+      const res = await fetch(`${url}/reset`, { headers: { cookie: sessionCookie(user) } });
+      expect(res.status).toBe(502);
+      expect(failures(lines)).toEqual([expect.objectContaining({ level: 'warn', reason: 'upstream_unreachable', cause: expect.stringMatching(/UND_ERR_SOCKET|ECONNRESET|closed/) })]);
+      expect(await series('gatehouse_upstream_errors_total{reason="upstream_unreachable"}')).toBe(1);
+      // The cause names the failure, never the caller's credentials.
+      expect(JSON.stringify(lines)).not.toContain(user.access_token);
+    });
+  });
+
+  it('answers an upload the upstream hangs up on with 502, not a cut connection', async () => {
+    await withLoggedGatehouse(upstream.url, async ({ url, lines, series }) => {
+      const res = await fetch(`${url}/reset`, { method: 'POST', headers: { cookie: sessionCookie(user), 'content-type': 'text/plain' }, body: 'hello' });
+      expect(res.status).toBe(502);
+      expect(failures(lines)).toHaveLength(1);
+      expect(await series('gatehouse_upstream_errors_total{reason="upstream_unreachable"}')).toBe(1);
+    });
+  });
+
+  it('is logged and counted when the upstream breaks off in the middle of an answer', async () => {
+    const breaking = await startEchoUpstream();
+    await withLoggedGatehouse(breaking.url, async ({ url, lines, series }) => {
+      const res = await fetch(`${url}/download?mb=4&gate=1`, { headers: { cookie: sessionCookie(user) } });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      await reader.read();
+      await breaking.close();
+      const readToEnd = async () => {
+        for (;;) if ((await reader.read()).done) return;
+      };
+      await expect(readToEnd()).rejects.toThrow();
+      await vi.waitFor(async () => expect(await series('gatehouse_upstream_errors_total{reason="upstream_unreachable"}')).toBe(1));
+      expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'upstream_unreachable', cause: expect.any(String) })]);
+    });
+  });
+
+  it('refuses a WebSocket with 502 while the upstream is down, logged and counted', async () => {
+    await withLoggedGatehouse(`http://127.0.0.1:${await freePort()}`, async ({ url, lines, series }) => {
+      const socket = new WebSocket(`${url.replace('http', 'ws')}/live`, { headers: { cookie: sessionCookie(user) } });
+      const status = await new Promise<number>((resolve, reject) =>
+        socket
+          .once('unexpected-response', (req, res) => {
+            req.destroy();
+            resolve(res.statusCode!);
+          })
+          .once('error', reject),
+      );
+      expect(status).toBe(502);
+      expect(failures(lines)).toEqual([expect.objectContaining({ reason: 'websocket_failed', cause: expect.stringContaining('ECONNREFUSED') })]);
+      expect(await series('gatehouse_upstream_errors_total{reason="websocket_failed"}')).toBe(1);
+    });
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  it('is answered by gatehouse, and the upstream receives the body without Expect', async () => {
+    const body = 'hello, upload';
+    const connection = await rawConnection(gate.url);
+    try {
+      const headers = { host: new URL(gate.url).host, cookie: sessionCookie(user), 'content-type': 'text/plain', 'content-length': String(body.length), expect: '100-continue' };
+      const upstreamSaw = upstream.nextRequest();
+      connection.write(requestHead('POST', '/upload', headers));
+      // The client waits for the 100 before it sends a byte of the body.
+      expect(await connection.readUntil(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+      connection.write(body);
+      const answer = await connection.readUntil(/\r\n\r\n.*\}$/s);
+      expect(answer).toMatch(/\r\n\r\nHTTP\/1\.1 200 /);
+      expect(JSON.parse(answer.slice(answer.lastIndexOf('\r\n\r\n') + 4))).toEqual({ size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+      expect((await upstreamSaw).headers).not.toHaveProperty('expect');
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('refuses any other expectation with 417, and the upstream never sees the request', async () => {
+    const connection = await rawConnection(gate.url);
+    try {
+      const before = upstream.seen.length;
+      connection.write(requestHead('POST', '/upload', { host: new URL(gate.url).host, cookie: sessionCookie(user), 'content-length': '5', expect: 'teapot' }));
+      expect(await connection.readUntil(/\r\n\r\n/)).toMatch(/^HTTP\/1\.1 417 /);
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      connection.close();
     }
   });
 });
