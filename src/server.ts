@@ -33,6 +33,12 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
   await services.keys.init();
   await services.revocations.sync();
+  // PostgreSQL: hear revocations as other replicas commit them; the periodic sync below covers any gap.
+  const listening = store.watchRevocations?.({
+    onRevoked: (ids) => services.revocations.heard(ids),
+    onConnected: () => void services.revocations.sync().catch((error: unknown) => log.error('revocation_sync_failed', { error: String(error) })),
+    onDisconnected: (error) => log.warn('revocation_listener_lost', { error: String(error) }),
+  });
   await services.mail.start();
 
   const every = (ms: number, task: () => Promise<void>, event: string) =>
@@ -82,6 +88,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       clearTimeout(deadline);
       await services.mail.stop();
       await upstream?.close();
+      await listening?.close();
       await store.close();
       log.info('stopped');
     },

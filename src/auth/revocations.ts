@@ -1,7 +1,8 @@
 /**
  * Sessions revoked recently, consulted on the hot path. An access token outlives
  * its session's revocation by at most trust_window, so entries are kept that long.
- * Revocations made by other instances (or the CLI) arrive through `sync`.
+ * Revocations made by other instances (or the CLI) arrive through `sync`, and on
+ * PostgreSQL at once through `heard`.
  */
 import type { Clock } from '../clock.js';
 import type { Store } from '../store/types.js';
@@ -49,6 +50,14 @@ export class RevocationList {
     const ids = [...sessionIds];
     for (const id of ids) this.#revokedAt.set(id, now);
     this.#tell(ids);
+  }
+
+  /** Revocations announced by other replicas as they commit (PostgreSQL); ones already known are not told twice. */
+  heard(sessionIds: readonly string[]): void {
+    const now = this.clock.now();
+    const learned = sessionIds.filter((id) => !this.#revokedAt.has(id));
+    for (const id of learned) this.#revokedAt.set(id, now);
+    this.#tell(learned);
   }
 
   async sync(): Promise<void> {

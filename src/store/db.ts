@@ -5,6 +5,8 @@
  * queries are written once, with `?` placeholders; where the dialects differ,
  * the query says so by `db.dialect`.
  */
+import type { Subscription } from './types.js';
+
 export type Row = Record<string, unknown>;
 export type Args = unknown[];
 export interface Statement {
@@ -12,8 +14,8 @@ export interface Statement {
   args?: Args;
 }
 
-/** Races that must be decided in the database, not in one process. */
-export type Lock = 'firstUser' | 'firstKey';
+/** Races that must be decided in the database, not in one process: a named one, or one per key (a throttle key). */
+export type Lock = 'firstUser' | 'firstKey' | { key: string };
 
 export interface Queries {
   all(sql: string, args?: Args): Promise<Row[]>;
@@ -36,6 +38,8 @@ export interface Db extends Queries {
    * runs as it is: keep it to one statement that writes.
    */
   transaction<T>(work: (tx: Queries) => Promise<T>, lock?: Lock): Promise<T>;
+  /** A standing subscription to a channel (PostgreSQL only). */
+  listen?(channel: Channel, handlers: { onMessage(values: string[]): void; onConnected(): void; onDisconnected(error: unknown): void }): Subscription;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -171,6 +171,8 @@ type MailAndThrottle = Pick<
 >;
 
 export function mailAndThrottle(db: Db): MailAndThrottle {
+  // SQLite's implicit rowid; PostgreSQL's identity column.
+  const eventId = db.dialect === 'postgres' ? 'id' : 'rowid';
   const countEvents = async (kind: string, key: string, since: number) => {
     const row = await db.get('SELECT COUNT(*) AS n FROM throttle_events WHERE kind = ? AND key = ? AND at >= ?', [kind, key, since]);
     return Number(row?.['n'] ?? 0);
@@ -226,19 +228,24 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
 
     countEvents,
     async takeEvent(kind, key, { now, since, max }) {
-      // One statement: SQLite takes the write lock before it reads, so the count and the insert cannot interleave with another writer's.
-      const row = await db.get(
-        `INSERT INTO throttle_events (kind, key, at)
-         SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM bans WHERE key = ? AND until > ?)
-           AND (SELECT COUNT(*) FROM throttle_events WHERE kind = ? AND key = ? AND at >= ?) < ?
-         RETURNING rowid`,
-        [kind, key, now, key, now, kind, key, since, max],
+      // One statement under a lock on the key: SQLite takes its write lock before it reads; PostgreSQL
+      // would let concurrent inserts each count the others out, so there an advisory lock on the key.
+      const row = await db.transaction(
+        (tx) =>
+          tx.get(
+            `INSERT INTO throttle_events (kind, key, at)
+             SELECT ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM bans WHERE key = ? AND until > ?)
+               AND (SELECT COUNT(*) FROM throttle_events WHERE kind = ? AND key = ? AND at >= ?) < ?
+             RETURNING ${eventId} AS id`,
+            [kind, key, now, key, now, kind, key, since, max],
+          ),
+        { key: `${kind}:${key}` },
       );
-      return row && Number(row['rowid']);
+      return row && Number(row['id']);
     },
     async dropEvent(kind, key, id) {
       // Kind and key too: SQLite may hand a cleared event's rowid to a new event.
-      await db.run('DELETE FROM throttle_events WHERE rowid = ? AND kind = ? AND key = ?', [id, kind, key]);
+      await db.run(`DELETE FROM throttle_events WHERE ${eventId} = ? AND kind = ? AND key = ?`, [id, kind, key]);
     },
     async ban(key, until) {
       await db.run('INSERT INTO bans (key, until) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET until = CASE WHEN excluded.until > bans.until THEN excluded.until ELSE bans.until END', [key, until]);

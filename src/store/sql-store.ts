@@ -142,6 +142,10 @@ export function sqlStore(db: Db): Store {
     async listUserSessions(userId) {
       return (await db.all('SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY last_used_at DESC', [userId])).map(toSession);
     },
+    ...(db.listen && {
+      watchRevocations: ({ onRevoked, onConnected, onDisconnected }) =>
+        db.listen!('gatehouse_revocations', { onMessage: onRevoked, onConnected, onDisconnected }),
+    }),
     async revokedSessionsSince(since) {
       return (await db.all('SELECT id FROM sessions WHERE revoked_at >= ?', [since])).map((row) => String(row['id']));
     },

@@ -87,6 +87,20 @@ export interface Credential {
   lastUsedAt: number | null;
 }
 
+/** A standing connection that hears what other replicas announce; see Store.watchRevocations. */
+export interface Subscription {
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export interface RevocationHandlers {
+  /** Sessions another replica (or this one) revoked, as they commit. */
+  onRevoked(sessionIds: string[]): void;
+  /** (Re)connected: whatever was announced while deaf must be read back. */
+  onConnected(): void;
+  onDisconnected(error: unknown): void;
+}
+
 export interface Store {
   migrate(): Promise<void>;
   ping(): Promise<void>;
@@ -168,6 +182,11 @@ export interface Store {
   revokeSession(id: string, now: number): Promise<boolean>;
   /** Revokes every live session of the user; returns their ids. */
   revokeUserSessions(userId: string, now: number): Promise<string[]>;
+  /**
+   * Hears revocations as other replicas commit them (PostgreSQL LISTEN); undefined
+   * for a store that cannot, whose replicas learn by revokedSessionsSince alone.
+   */
+  watchRevocations?(handlers: RevocationHandlers): Subscription;
   revokedSessionsSince(since: number): Promise<string[]>;
   /** Live sessions of a user, newest first. */
   listUserSessions(userId: string): Promise<Session[]>;

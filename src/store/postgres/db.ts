@@ -5,10 +5,11 @@
  */
 import pg from 'pg';
 import type { Args, Db, Lock, Queries, Row, Statement } from '../db.js';
+import { listen } from './listen.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 /** Advisory lock keys: one per race that must be decided in the database. */
-const LOCKS: Record<Lock | 'migrate', number> = { migrate: 7_304_001, firstUser: 7_304_002, firstKey: 7_304_003 };
+const LOCKS = { migrate: 7_304_001, firstUser: 7_304_002, firstKey: 7_304_003 } as const;
 
 // Millisecond timestamps are BIGINT, which pg hands out as strings; every value we keep fits in a double.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
@@ -59,12 +60,19 @@ export async function openPostgresDb(url: string, poolSize: number): Promise<Db>
     batch: (statements) => transaction(pool, (tx) => runAll(tx, statements)),
     transaction: (work, lock) =>
       transaction(pool, async (tx) => {
-        if (lock) await tx.run('SELECT pg_advisory_xact_lock(?)', [LOCKS[lock]]);
+        if (lock) await takeLock(tx, lock);
         return work(tx);
       }),
+    listen: (channel, handlers) => listen(url, channel, handlers),
     migrate: () => migrate(pool),
     close: () => pool.end(),
   };
+}
+
+/** Held until the transaction ends. Keyed locks use the two-int4 key space, which never meets the named ones' bigint keys. */
+async function takeLock(tx: Queries, lock: Lock): Promise<void> {
+  if (typeof lock === 'string') await tx.run('SELECT pg_advisory_xact_lock(?)', [LOCKS[lock]]);
+  else await tx.run('SELECT pg_advisory_xact_lock(1, hashtext(?))', [lock.key]);
 }
 
 async function runAll(tx: Queries, statements: Statement[]): Promise<number[]> {

@@ -73,6 +73,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX mail_queue_due ON mail_queue(state, due_at);
    CREATE TABLE throttle_events (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
      key TEXT NOT NULL,
      kind TEXT NOT NULL,
      at BIGINT NOT NULL
