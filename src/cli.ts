@@ -16,7 +16,9 @@ import { openSqlStore } from './store/sql-store.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
-  serve                                   run the proxy and its auth endpoints
+  serve [--no-migrate]                    run the proxy and its auth endpoints (migrating the database first,
+                                          unless --no-migrate: then an unmigrated database stops it)
+  migrate                                 apply the database migrations and exit (a Kubernetes Job, a Helm hook)
   user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
@@ -36,6 +38,7 @@ const OPTIONS = {
   email: { type: 'string' as const },
   user: { type: 'string' as const },
   admin: { type: 'boolean' as const },
+  'no-migrate': { type: 'boolean' as const },
   help: { type: 'boolean' as const, short: 'h' },
 };
 
@@ -45,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const { email, user, admin, help: _help, ...configFlags } = values;
+  const { email, user, admin, help: _help, 'no-migrate': noMigrate, ...configFlags } = values;
   const { config, errors, warnings } = loadConfig({
     flags: configFlags as Record<string, string>,
     env: process.env,
@@ -53,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const command = positionals.join(' ');
   // A server's warnings go where its operators read: its JSON log. Everything else talks on stderr.
-  if (config && command === 'serve') return serve(config, warnings);
+  if (config && command === 'serve') return serve(config, warnings, { migrate: !noMigrate });
   for (const line of warnings) console.error(`gatehouse: warning: ${line}`);
   if (!config) {
     for (const line of errors) console.error(`gatehouse: ${line}`);
@@ -63,6 +66,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(toYaml(redactedConfig(config)));
     return 0;
   }
+  if (command === 'migrate') return migrate(config);
   const services = await openServices(config);
   try {
     return await runTask(services, positionals, { email, user, admin: admin ?? false });
@@ -71,14 +75,25 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(config: Config, warnings: string[]): Promise<number> {
+async function migrate(config: Config): Promise<number> {
+  const store = await openSqlStore(config.database_url, { poolSize: 2 });
+  try {
+    const applied = await store.migrate();
+    console.log(applied === 0 ? 'the database is up to date' : `applied ${applied} migration${applied === 1 ? '' : 's'}; the database is up to date`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function serve(config: Config, warnings: string[], options: { migrate: boolean }): Promise<number> {
   const log = createLogger(config.log_level);
   for (const message of warnings) log.warn('config_warning', { message });
   // Listened for before the ports open: a SIGTERM right after "listening" must drain, not kill.
   const stopRequested = new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
   });
-  const running = await startGatehouse(config, { log });
+  const running = await startGatehouse(config, { log, migrate: options.migrate });
   await stopRequested;
   log.info('draining');
   await running.close();

@@ -12,6 +12,7 @@ import { createManagementApp } from './management.js';
 import { createMetrics } from './metrics.js';
 import { createServices, type Services } from './services.js';
 import { openSqlStore } from './store/sql-store.js';
+import type { Store } from './store/types.js';
 
 const PRUNE_MS = 10 * 60_000;
 const DRAIN_DEADLINE_MS = 20_000;
@@ -25,11 +26,11 @@ export interface RunningGatehouse {
   close(): Promise<void>;
 }
 
-export async function startGatehouse(config: Config, options: { clock?: Clock; log?: Logger } = {}): Promise<RunningGatehouse> {
+export async function startGatehouse(config: Config, options: { clock?: Clock; log?: Logger; migrate?: boolean } = {}): Promise<RunningGatehouse> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.log_level);
   const store = await openSqlStore(config.database_url, { poolSize: config.database_pool_size });
-  await store.migrate();
+  await prepareSchema(store, options.migrate ?? true);
   const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
   await services.keys.init();
   await services.revocations.sync();
@@ -94,6 +95,18 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
     },
   };
 }
+
+/** Migrates, or with --no-migrate (migrations run by a Job before), refuses a database that lacks any. */
+async function prepareSchema(store: Store, migrate: boolean): Promise<void> {
+  if (migrate) return void (await store.migrate());
+  const pending = await store.pendingMigrations();
+  if (pending === 0) return;
+  await store.close();
+  throw new SchemaNotReady(`the database lacks ${pending} migration${pending === 1 ? '' : 's'}; run \`gatehouse migrate\` first (or start without --no-migrate)`);
+}
+
+/** Starting was refused for a reason an operator fixes; the CLI prints it as one line. */
+export class SchemaNotReady extends Error {}
 
 /** Old rows go: a session a day past its lifetime can neither refresh nor be in any replica's revocation window. */
 function prune({ store, clock, config }: Services): Promise<void> {

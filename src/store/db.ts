@@ -40,7 +40,10 @@ export interface Db extends Queries {
   transaction<T>(work: (tx: Queries) => Promise<T>, lock?: Lock): Promise<T>;
   /** A standing subscription to a channel (PostgreSQL only). */
   listen?(channel: Channel, handlers: { onMessage(values: string[]): void; onConnected(): void; onDisconnected(error: unknown): void }): Subscription;
-  migrate(): Promise<void>;
+  /** Applies the migrations not yet applied; returns how many it applied. */
+  migrate(): Promise<number>;
+  /** How many migrations this database still lacks. */
+  pendingMigrations(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -53,6 +53,7 @@ export function sqlStore(db: Db): Store {
     ...accountExtras(db),
     ...mailAndThrottle(db),
     migrate: () => db.migrate(),
+    pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),
     close: async () => db.close(),
 

@@ -102,7 +102,10 @@ export interface RevocationHandlers {
 }
 
 export interface Store {
-  migrate(): Promise<void>;
+  /** Applies what is missing of the schema, each migration once however many replicas start at once; returns how many it applied. */
+  migrate(): Promise<number>;
+  /** How many migrations the database still lacks (serve --no-migrate refuses to start on one that lacks any). */
+  pendingMigrations(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 

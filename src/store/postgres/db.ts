@@ -65,6 +65,11 @@ export async function openPostgresDb(url: string, poolSize: number): Promise<Db>
       }),
     listen: (channel, handlers) => listen(url, channel, handlers),
     migrate: () => migrate(pool),
+    pendingMigrations: async () => {
+      const { rows } = await pool.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
+      if (!rows[0].present) return POSTGRES_MIGRATIONS.length;
+      return POSTGRES_MIGRATIONS.length - (await pool.query('SELECT count(*)::int AS n FROM schema_migrations')).rows[0].n;
+    },
     close: () => pool.end(),
   };
 }
@@ -98,12 +103,13 @@ async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>):
 }
 
 /** Each migration in its own transaction, all under one advisory lock: replicas starting at once apply each exactly once. */
-async function migrate(pool: pg.Pool): Promise<void> {
+async function migrate(pool: pg.Pool): Promise<number> {
   const client = await pool.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [LOCKS.migrate]);
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)');
     const applied = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((row) => Number(row['version'])));
+    let count = 0;
     for (const [index, script] of POSTGRES_MIGRATIONS.entries()) {
       const version = index + 1;
       if (applied.has(version)) continue;
@@ -112,11 +118,13 @@ async function migrate(pool: pg.Pool): Promise<void> {
         await client.query(script);
         await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)', [version, Date.now()]);
         await client.query('COMMIT');
+        count++;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
         throw error;
       }
     }
+    return count;
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [LOCKS.migrate]).catch(() => {});
     client.release();

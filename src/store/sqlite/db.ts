@@ -36,14 +36,22 @@ function wrap(client: Client): Db {
       (await client.batch(statements.map(({ sql, args = [] }) => ({ sql, args: args as InArgs })), 'write')).map((r) => r.rowsAffected),
     transaction: (work) => work(queries),
     migrate: () => migrate(db),
+    pendingMigrations: async () => MIGRATIONS.length - (await appliedVersions(db)).size,
     close: async () => client.close(),
   };
   return db;
 }
 
-async function migrate(db: Db): Promise<void> {
+async function appliedVersions(db: Queries): Promise<Set<number>> {
+  const table = await db.get("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+  if (!table) return new Set();
+  return new Set((await db.all('SELECT version FROM schema_migrations')).map((row) => Number(row['version'])));
+}
+
+async function migrate(db: Db): Promise<number> {
   await db.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
-  const applied = new Set((await db.all('SELECT version FROM schema_migrations')).map((row) => Number(row['version'])));
+  const applied = await appliedVersions(db);
+  let count = 0;
   for (const [index, script] of MIGRATIONS.entries()) {
     const version = index + 1;
     if (applied.has(version)) continue;
@@ -54,8 +62,10 @@ async function migrate(db: Db): Promise<void> {
         { sql: 'INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', args: [version, Date.now()] },
         ...statements.map((sql) => ({ sql })),
       ]);
+      count++;
     } catch (error) {
       if (isUniqueViolation(error) !== 'schema_migrations.version') throw error;
     }
   }
+  return count;
 }
