@@ -66,7 +66,7 @@ describe('profile changes', () => {
   it('keeps the old email until the new one is confirmed', async () => {
     const email = `${uniqueName()}@example.com`;
     const mine = await registerUser(gate, uniqueName(), { email });
-    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org` });
+    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'updated', email_pending: expect.stringContaining('@example.org') });
     expect((await gate.services.store.findUserByLogin(mine.username))!.email).toBe(email);
@@ -76,12 +76,24 @@ describe('profile changes', () => {
     const taken = `${uniqueName()}@example.com`;
     await registerUser(gate, uniqueName(), { email: taken });
     const mine = await registerUser(gate);
-    expect((await call('PATCH', '/_auth/account', mine.access_token, { email: taken.toUpperCase() })).status).toBe(409);
+    expect((await call('PATCH', '/_auth/account', mine.access_token, { email: taken.toUpperCase(), current_password: PASSWORD })).status).toBe(409);
+  });
+
+  it('does not say whether an address is taken to a caller without the password', async () => {
+    const taken = `${uniqueName()}@example.com`;
+    await registerUser(gate, uniqueName(), { email: taken });
+    const mine = await registerUser(gate);
+    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: taken, display_name: 'Changed' });
+    expect(res.status).toBe(401);
+    expect((await gate.services.store.findUserByLogin(mine.username))!.displayName).toBeNull();
   });
 
   it.each([
     ['something that is not an email address', { email: 'not an email' }],
     ['a display name with a control character', { display_name: 'bad\u0007name' }],
+    ['a current password that is not a string', { email: 'new@example.com', current_password: 12345 }],
+    ['a current password longer than any password', { email: 'new@example.com', current_password: 'x'.repeat(9000) }],
+    ['an email that is not a string', { email: ['new@example.com'], current_password: PASSWORD }],
   ])('refuses %s with 400', async (_name, payload) => {
     const mine = await registerUser(gate);
     expect((await call('PATCH', '/_auth/account', mine.access_token, payload)).status).toBe(400);
