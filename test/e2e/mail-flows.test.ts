@@ -220,6 +220,12 @@ describe('magic links', () => {
     expect(forged.status).toBe(403);
     expect(sessionCookieOf(forged)).toBeUndefined();
     expect((await followInBrowser(gate, url)).status).toBe(303);
+
+    const replayed = await followInBrowser(gate, url);
+    expect(replayed.status).toBe(400);
+    expect(replayed.headers.get('content-type')).toContain('text/html');
+    expect(await replayed.text()).not.toContain('<form');
+    expect(sessionCookieOf(replayed)).toBeUndefined();
   });
 
   it('answers a JSON POST {"token"} with the token body, and the same token again with 400 invalid_token', async () => {

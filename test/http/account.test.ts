@@ -142,6 +142,16 @@ describe('guards found in review', () => {
     expect((await call('POST', '/_auth/totp/enroll', fresh.access_token, {})).status).toBe(200);
   });
 
+  it('adds no second factor from a session revoked elsewhere, while its access token is still within the trust window', async () => {
+    const mine = await registerUser(gate);
+    const user = (await gate.services.store.findUserByLogin(mine.username))!;
+    // Revoked as another instance does it: in the store, before this instance's revocation list hears of it.
+    await gate.services.store.revokeUserSessions(user.id, gate.clock.now());
+    const res = await call('POST', '/_auth/totp/enroll', mine.access_token, {});
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'reauthentication_required' });
+  });
+
   it('counts wrong current passwords towards a ban, like failed sign-ins', async () => {
     const mine = await registerUser(gate);
     const address = { 'x-forwarded-for': '203.0.113.77' };
