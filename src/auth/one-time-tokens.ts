@@ -14,7 +14,6 @@ const FORMAT = /^[A-Za-z0-9_-]{43}$/;
 /** Whether a value has the shape of a token this module issues (it may still be unknown or used). */
 export const looksLikeToken = (token: unknown): token is string => typeof token === 'string' && FORMAT.test(token);
 
-
 export class OneTimeTokens {
   constructor(
     private readonly store: Store,
