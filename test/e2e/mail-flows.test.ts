@@ -423,6 +423,16 @@ describe('changing the email address', () => {
     expect((await gate.services.store.findUserByLogin(user.username))!.email).toBe(newer);
   });
 
+  it('leaves exactly one live link when two changes are asked for at the same moment', async () => {
+    const user = await confirmedUser();
+    const wanted = [newEmail(), newEmail()];
+    const answers = await Promise.all(wanted.map((email) => patch(gate, user.access_token, { email, current_password: PASSWORD })));
+    expect(answers.map((res) => res.status)).toEqual([200, 200]);
+    const tokens = await Promise.all(wanted.map(async (email) => linkIn(await smtp.waitFor(mailTo(email, VERIFY_SUBJECT)), '/_auth/email/verify').token));
+    const live = await Promise.all(tokens.map((token) => gate.services.oneTimeTokens.peek(token, 'email_verify')));
+    expect(live.filter(Boolean)).toHaveLength(1);
+  });
+
   it('retires a pending change issued before another one is confirmed, even one made outside the endpoint', async () => {
     const user = await confirmedUser();
     const id = (await gate.services.store.findUserByLogin(user.username))!.id;
