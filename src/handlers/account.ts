@@ -10,6 +10,9 @@ import type { User } from '../store/types.js';
 import { isRecentSignIn, loginUrl, reauthenticate, signedInCaller } from './common.js';
 import { requestEmailChange } from './mail-links.js';
 
+/** Each change mails two addresses: an account must not become a way to mail anyone, endlessly. */
+const EMAIL_CHANGES = { limit: 5, windowMs: 60 * 60_000 };
+
 /** GET /_auth/account: the page; strangers go to the login page first. */
 export async function showAccountPage(scope: Scope): Promise<void> {
   const caller = await signedInCaller(scope);
@@ -48,6 +51,9 @@ export async function updateAccount(scope: Scope): Promise<void> {
     const problem = emailProblem(email);
     if (problem) throw fail('invalid_input', problem);
     await confirmOwner(scope, user, currentPassword);
+    if (!(await services.throttle.allow('email_change', user.id, EMAIL_CHANGES.limit, EMAIL_CHANGES.windowMs))) {
+      throw fail('too_many_requests', 'Too many changes of address; try again in an hour.');
+    }
     const holder = await services.store.findUserByLogin(email);
     if (holder && holder.id !== user.id) throw fail('email_taken');
   }

@@ -72,6 +72,18 @@ describe('profile changes', () => {
     expect((await gate.services.store.findUserByLogin(mine.username))!.email).toBe(email);
   });
 
+  it('asks for at most five new addresses an hour, then answers 429', async () => {
+    const mine = await registerUser(gate);
+    const change = () => call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD });
+    for (let i = 0; i < 5; i++) expect((await change()).status).toBe(200);
+    const sixth = await change();
+    expect(sixth.status).toBe(429);
+    expect(await sixth.json()).toMatchObject({ error: 'too_many_requests' });
+    gate.clock.advance(61 * 60_000);
+    const fresh = (await (await login(mine.username)).json()) as TokenBody;
+    expect((await call('PATCH', '/_auth/account', fresh.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD })).status).toBe(200);
+  });
+
   it('refuses an email another account has with 409', async () => {
     const taken = `${uniqueName()}@example.com`;
     await registerUser(gate, uniqueName(), { email: taken });
