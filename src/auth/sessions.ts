@@ -131,7 +131,9 @@ export class Sessions {
       sub: user.id,
       sid: refresh.sessionId,
       username: user.username,
-      email: user.email,
+      // An unconfirmed address is anyone's claim: apps must never take it for the user's (SPEC section 5).
+      email: user.emailVerified ? user.email : null,
+      email_verified: user.emailVerified && user.email !== null,
       groups: user.groups,
     });
     return { accessToken: token, refreshToken: refresh.value, expiresIn: claims.exp - claims.iat, claims };
