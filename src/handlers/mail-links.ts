@@ -4,7 +4,6 @@
  * timing: the work happens after the answer), with a per-account and per-address limit.
  */
 import { checkFormToken } from '../auth/csrf.js';
-import { clientAddress } from '../auth/forwarded.js';
 import { looksLikeToken } from '../auth/one-time-tokens.js';
 import { NO_PASSWORD } from '../auth/passwords.js';
 import { fail, HttpError } from '../errors.js';
@@ -15,26 +14,22 @@ import { emailRequestPage, magicLinkPage, messagePage, resetPage } from '../page
 import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
-import { returnUrl } from './common.js';
+import { limitAddress, returnUrl } from './common.js';
 import { signIn } from './sign-in.js';
 
 const MINUTE = 60_000;
 const PER_ACCOUNT_INTERVAL = 2 * MINUTE;
-const PER_ADDRESS = { limit: 10, windowMs: 10 * MINUTE };
 const RESET_TTL = 30 * MINUTE;
 const MAGIC_TTL = 15 * MINUTE;
 const VERIFY_TTL = 24 * 60 * MINUTE;
 
-
 /** Accepts the request, answers 202, and only then looks the address up and queues a mail. */
-async function acceptMailRequest(scope: Scope, kind: string, work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
+async function acceptMailRequest(scope: Scope, kind: 'password_reset' | 'magic_link', work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
   const { services } = scope;
   const { kind: bodyKind, fields } = await parseBody(scope.req);
   if (bodyKind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
   const email = stringField(fields, 'email', { required: true, max: 320 });
-  if (!(await services.throttle.allow(`${kind}_address`, clientAddress(scope.req, services.trusted), PER_ADDRESS.limit, PER_ADDRESS.windowMs))) {
-    throw fail('too_many_requests');
-  }
+  await limitAddress(scope, kind);
   if (bodyKind === 'form') {
     scope.page(202, (nonce) => messagePage({ nonce, title: 'Check your inbox', message: 'If an account uses that address, a mail is on its way.' }));
   } else {

@@ -151,6 +151,15 @@ describe('limits on asking for mail', () => {
     expect(await flood.json()).toMatchObject({ error: 'too_many_requests' });
     expect((await postJson(`${gate.url}/_auth/password/forgot`, { email: newEmail() }, newAddress())).status).toBe(202);
   });
+
+  it('counts the magic-link requests of one IPv6 /64 together, whichever of its addresses they come from', async () => {
+    const from = (host: number) => ({ 'x-forwarded-for': `2001:db8:77:1::${host.toString(16)}` });
+    for (let i = 1; i <= 10; i++) {
+      expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, from(i))).status).toBe(202);
+    }
+    expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, from(0xbeef))).status).toBe(429);
+    expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, { 'x-forwarded-for': '2001:db8:77:2::1' })).status).toBe(202);
+  });
 });
 
 const sessionCookieOf = (res: Response) => cookiesOf(res)['gatehouse_session'];
