@@ -2,8 +2,7 @@
  * The HTML pages gatehouse serves itself. No external assets, no scripts; the one
  * inline style block carries the response's CSP nonce.
  */
-const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c]!);
+import { escapeHtml } from './escape.js';
 
 const STYLE = `
   *{box-sizing:border-box}

@@ -1,5 +1,5 @@
 /** The mails gatehouse sends, as plain text and HTML; links are built from public_url. */
-import { escapeHtml } from '../pages.js';
+import { escapeHtml } from '../escape.js';
 import type { Mail } from './queue.js';
 
 function message(to: string, subject: string, intro: string, action: string, link: string, outro: string): Mail {
