@@ -62,7 +62,8 @@ $('#totp-enroll')?.addEventListener('click', async () => {
 });
 
 const actions = {
-  profile: (f) => call('PATCH', '/_auth/account', { display_name: f.display_name, ...(f.email && { email: f.email }) }),
+  profile: (f) =>
+    call('PATCH', '/_auth/account', { display_name: f.display_name, ...(f.email && { email: f.email, current_password: f.email_password || undefined }) }),
   password: (f) => call('POST', '/_auth/account/password', f),
   'totp-confirm': async (f) => {
     const { recovery_codes } = await call('POST', '/_auth/totp/confirm', f);

@@ -95,8 +95,3 @@ export class HttpError extends Error {
 /** The error for `code`, with its catalogued status; `message` when the default says too little. */
 export const fail = (code: ErrorCode, message?: string) => new HttpError(code, message);
 
-// The status-named constructors of before the catalogue; the code decides the status now.
-export const badRequest = (code: ErrorCode, message?: string) => fail(code, message);
-export const unauthorized = (code: ErrorCode, message?: string) => fail(code, message);
-export const forbidden = (code: ErrorCode, message?: string) => fail(code, message);
-export const conflict = (code: ErrorCode, message?: string) => fail(code, message);

@@ -2,8 +2,7 @@
  * The HTML pages gatehouse serves itself. No external assets, no scripts; the one
  * inline style block carries the response's CSP nonce.
  */
-const escapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => escapes[c]!);
+import { escapeHtml } from './escape.js';
 
 const STYLE = `
   *{box-sizing:border-box}
@@ -131,6 +130,17 @@ export function resetPage({ nonce, csrf, token }: { nonce: string; csrf: string;
   );
 }
 
+/** Where a magic link leads: nothing happens until the button is pressed, since link scanners and previews fetch links too. */
+export function magicLinkPage({ nonce, csrf, token }: { nonce: string; csrf: string; token: string }): string {
+  return layout(
+    'Sign in',
+    nonce,
+    `<h1>Sign in</h1><p>Press the button to sign in with the link from your mail.</p>
+<form method="post" action="/_auth/magic-link/verify">${csrfField(csrf)}<input type="hidden" name="token" value="${escapeHtml(token)}">
+<button type="submit" autofocus>Sign in</button></form>`,
+  );
+}
+
 export interface AccountPageInput {
   nonce: string;
   csrf: string;
@@ -172,6 +182,7 @@ ${s.id === currentSession ? '' : `<button type="button" data-end-session="${esca
 <section><h2>Profile</h2><p>Username: <strong>${escapeHtml(user.username)}</strong><br>Email: ${email}</p>
 <form data-action="profile"><label for="display_name">Display name</label><input id="display_name" name="display_name" value="${escapeHtml(user.displayName ?? '')}" maxlength="128">
 <label for="new-email">New email <small>(confirmed by a link before it counts)</small></label><input id="new-email" name="email" type="email" autocomplete="email">
+<label for="email-password">Current password <small>(needed for a new email)</small></label><input id="email-password" name="email_password" type="password" autocomplete="current-password">
 <button type="submit">Save</button></form></section>
 <section><h2>Password</h2><form data-action="password"><label for="current_password">Current password</label><input id="current_password" name="current_password" type="password" autocomplete="current-password" required>
 <label for="new_password">New password</label><input id="new_password" name="new_password" type="password" autocomplete="new-password" minlength="10" required>

@@ -172,6 +172,64 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.consumeOneTimeToken('ott-2', 'magic_link', T0 + 100)).toBeUndefined();
   });
 
+  it('keeps only the newest unused token of a user and purpose when one replaces the others', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const other = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const token = (hash: string, userId = user.id, purpose: 'email_verify' | 'magic_link' = 'email_verify') => ({ hash, purpose, userId, data: hash, expiresAt: T0 + 100 });
+    await store.createOneTimeToken(token('verify-a'));
+    await store.createOneTimeToken(token('login-a', user.id, 'magic_link'));
+    await store.createOneTimeToken(token('verify-other', other.id));
+    await store.replaceOneTimeTokens(token('verify-b'));
+    expect(await store.findOneTimeToken('verify-a', 'email_verify', T0)).toBeUndefined();
+    expect(await store.findOneTimeToken('verify-b', 'email_verify', T0)).toMatchObject({ data: 'verify-b' });
+    expect(await store.findOneTimeToken('login-a', 'magic_link', T0)).toBeDefined();
+    expect(await store.findOneTimeToken('verify-other', 'email_verify', T0)).toBeDefined();
+  });
+
+  it('retires the other unused tokens of a user and purpose when one is consumed, once of two racing consumers', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const token = (hash: string) => ({ hash, purpose: 'email_verify' as const, userId: user.id, data: `${hash}@example.com`, expiresAt: T0 + 100 });
+    await store.createOneTimeToken(token('change-1'));
+    await store.createOneTimeToken(token('change-2'));
+    const racing = await Promise.all([
+      store.consumeOneTimeTokenRetiringOthers('change-2', 'email_verify', T0),
+      store.consumeOneTimeTokenRetiringOthers('change-2', 'email_verify', T0),
+    ]);
+    expect(racing.filter(Boolean)).toEqual([{ hash: 'change-2', purpose: 'email_verify', userId: user.id, data: 'change-2@example.com', expiresAt: T0 + 100 }]);
+    expect(await store.consumeOneTimeTokenRetiringOthers('change-1', 'email_verify', T0)).toBeUndefined();
+    expect(await store.consumeOneTimeTokenRetiringOthers('change-2', 'magic_link', T0)).toBeUndefined();
+  });
+
+  it('confirms an unconfirmed address and wipes every credential set before, once', async () => {
+    const user = await store.createUser({ username: name(), email: 'Owner@Example.com', passwordHash: 'attacker hash', now: T0 });
+    await store.setTotp(user.id, 'SECRET', true);
+    await store.useTotpStep(user.id, 100);
+    await store.replaceRecoveryCodes(user.id, ['c1']);
+    await store.addCredential({ id: `cred-${user.id}`, userId: user.id, publicKey: 'pk', counter: 0, transports: [], name: 'Key', createdAt: T0, lastUsedAt: null });
+    await store.createOneTimeToken({ hash: `pending-${user.id}`, purpose: 'email_verify', userId: user.id, data: 'elsewhere@example.com', expiresAt: T0 + 100 });
+
+    expect(await store.confirmEmailWipingCredentials(user.id, 'someone-else@example.com', '!')).toBe(false);
+    expect((await store.findUserById(user.id))?.passwordHash).toBe('attacker hash');
+    const racing = await Promise.all([
+      store.confirmEmailWipingCredentials(user.id, 'owner@example.COM', '!'),
+      store.confirmEmailWipingCredentials(user.id, 'owner@example.com', '!'),
+    ]);
+    expect(racing.sort()).toEqual([false, true]);
+    expect(await store.findUserById(user.id)).toMatchObject({ emailVerified: true, passwordHash: '!', totpSecret: null, totpEnabled: false });
+    expect(await store.useRecoveryCode(user.id, 'c1', T0)).toBe(false);
+    expect(await store.listCredentials(user.id)).toEqual([]);
+    expect(await store.findOneTimeToken(`pending-${user.id}`, 'email_verify', T0)).toBeUndefined();
+  });
+
+  it('wipes nothing of an account whose address is confirmed already', async () => {
+    const user = await store.createUser({ username: name(), email: 'confirmed@example.com', passwordHash: 'owner hash', now: T0 });
+    await store.setEmail(user.id, 'confirmed@example.com', true);
+    await store.replaceRecoveryCodes(user.id, ['c1']);
+    expect(await store.confirmEmailWipingCredentials(user.id, 'confirmed@example.com', '!')).toBe(false);
+    expect((await store.findUserById(user.id))?.passwordHash).toBe('owner hash');
+    expect(await store.useRecoveryCode(user.id, 'c1', T0)).toBe(true);
+  });
+
   it('accepts each TOTP step once and never an earlier one', async () => {
     const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
     await store.setTotp(user.id, 'SECRET', true);

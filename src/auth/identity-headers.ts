@@ -70,12 +70,15 @@ function headersOf(names: (typeof IDENTITY_HEADERS)[IdentityPreset], claims: Acc
   const headers: [string, string][] = [
     [names.user, headerSafe(claims?.username)],
     [names.id, claims?.sub ?? ''],
-    [names.email, headerSafe(claims?.email)],
+    [names.email, headerSafe(confirmedEmail(claims))],
     [names.groups, claims ? claims.groups.map(groupSafe).join(',') : ''],
   ];
   if (names.name) headers.push([names.name, headerSafe(claims?.username)]);
   return headers;
 }
+
+/** The address only when the token says it is confirmed: tokens signed before the claim existed carry any address. */
+export const confirmedEmail = (claims: AccessClaims | undefined) => (claims?.email_verified === true ? claims.email : null);
 
 /** One group of the comma-separated list: a comma inside a name is encoded too. */
 const groupSafe = (group: string) => (/^[\x20-\x2b\x2d-\x7e]*$/.test(group) ? group : encodeURIComponent(group));

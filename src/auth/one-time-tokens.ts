@@ -11,6 +11,8 @@ import { sha256 as hash } from './digest.js';
 type Purpose = OneTimeToken['purpose'];
 const FORMAT = /^[A-Za-z0-9_-]{43}$/;
 
+/** Whether a value has the shape of a token this module issues (it may still be unknown or used). */
+export const looksLikeToken = (token: unknown): token is string => typeof token === 'string' && FORMAT.test(token);
 
 export class OneTimeTokens {
   constructor(
@@ -24,15 +26,28 @@ export class OneTimeTokens {
     return token;
   }
 
+  /** Issues the user's only live token of this purpose: every older unused one stops working. */
+  async replace(purpose: Purpose, userId: string, data: string | null, ttlMs: number): Promise<string> {
+    const token = randomBytes(32).toString('base64url');
+    await this.store.replaceOneTimeTokens({ hash: hash(token), purpose, userId, data, expiresAt: this.clock.now() + ttlMs });
+    return token;
+  }
+
+  /** Like consume, and every other unused token of the same user and purpose stops working. */
+  async consumeRetiringOthers(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
+    if (!looksLikeToken(token)) return undefined;
+    return this.store.consumeOneTimeTokenRetiringOthers(hash(token), purpose, this.clock.now());
+  }
+
   /** Uses the token up; undefined when it is unknown, expired, used or of another purpose. */
   async consume(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
-    if (typeof token !== 'string' || !FORMAT.test(token)) return undefined;
+    if (!looksLikeToken(token)) return undefined;
     return this.store.consumeOneTimeToken(hash(token), purpose, this.clock.now());
   }
 
   /** Looks without using up. */
   async peek(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
-    if (typeof token !== 'string' || !FORMAT.test(token)) return undefined;
+    if (!looksLikeToken(token)) return undefined;
     return this.store.findOneTimeToken(hash(token), purpose, this.clock.now());
   }
 }

@@ -8,13 +8,20 @@ export const OWASP_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 
 
 const OWASP_DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$aB64xHWNgD7RaRkyV1oh+g$lb9B+K8Z9jdM33g5FryC7MRA1GM2g5UtmwTZjGFuoNE';
 
+/**
+ * What an account without a password stores (a pre-hijacked account after its owner proved the
+ * address, section 7 of the SPEC): not a PHC string, so no password can ever match it.
+ */
+export const NO_PASSWORD = '!';
+export const hasPassword = (stored: string) => stored !== NO_PASSWORD;
+
 export const MIN_PASSWORD_LENGTH = 10;
 /** Long passphrases are welcome; this only stops a megabyte "password" from costing CPU. */
 export const MAX_PASSWORD_BYTES = 4096;
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
-  /** Always spends one argon2 verification, also for an unknown user (`hash` undefined). */
+  /** Always spends one argon2 verification, also for an unknown user (`hash` undefined) or NO_PASSWORD. */
   verify(hash: string | undefined, password: string): Promise<boolean>;
   needsRehash(hash: string): boolean;
 }
@@ -37,8 +44,10 @@ export async function createPasswordHasher(options: { pepper?: string; parameter
   return {
     hash,
     async verify(stored, password) {
-      const matches = await hashSlots(() => argon2.verify(stored ?? dummyHash, password, secret && { secret })).catch(() => false);
-      return matches && stored !== undefined;
+      // The dummy for NO_PASSWORD too: a refusal without argon2 work would tell which accounts have none.
+      const usable = stored !== undefined && hasPassword(stored);
+      const matches = await hashSlots(() => argon2.verify(usable ? stored : dummyHash, password, secret && { secret })).catch(() => false);
+      return matches && usable;
     },
     needsRehash(stored) {
       const found = readParameters(stored);

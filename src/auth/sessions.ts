@@ -3,7 +3,7 @@
  * and ending it. The database is touched here and nowhere on the hot path.
  */
 import type { Clock } from '../clock.js';
-import { unauthorized } from '../errors.js';
+import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Store, User } from '../store/types.js';
@@ -39,7 +39,7 @@ export interface SessionDeps {
   metrics: Metrics;
 }
 
-const refused = () => unauthorized('refresh_token_invalid', 'The session has ended; please sign in again.');
+const refused = () => fail('refresh_token_invalid');
 
 export class Sessions {
   /** Requests in this process racing with one refresh token share one refresh. */
@@ -131,7 +131,9 @@ export class Sessions {
       sub: user.id,
       sid: refresh.sessionId,
       username: user.username,
-      email: user.email,
+      // An unconfirmed address is anyone's claim: apps must never take it for the user's (SPEC section 5).
+      email: user.emailVerified ? user.email : null,
+      email_verified: user.emailVerified && user.email !== null,
       groups: user.groups,
     });
     return { accessToken: token, refreshToken: refresh.value, expiresIn: claims.exp - claims.iat, claims };

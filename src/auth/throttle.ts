@@ -29,6 +29,8 @@ const MINUTE = 60_000;
 export const ADDRESS_LIMITS = {
   registration: { max: 20, windowMs: 10 * MINUTE },
   passkey_challenge: { max: 30, windowMs: MINUTE },
+  password_reset: { max: 10, windowMs: 10 * MINUTE },
+  magic_link: { max: 10, windowMs: 10 * MINUTE },
 } as const;
 
 /** The slots one attempt holds: one per key it is counted under. */

@@ -21,7 +21,10 @@ export interface AccessClaims {
   sub: string;
   sid: string;
   username: string;
+  /** Only a confirmed address (SPEC section 5); null until the owner has proven it. */
   email: string | null;
+  /** Absent from tokens signed before it existed: read as false. */
+  email_verified?: boolean;
   groups: string[];
   iat: number;
   exp: number;
@@ -185,12 +188,13 @@ export class AccessTokens {
 }
 
 function checkClaimTypes(payload: jose.JWTPayload): AccessClaims {
-  const { sub, sid, username, email, groups, iat, exp, jti } = payload as Record<string, unknown>;
+  const { sub, sid, username, email, email_verified, groups, iat, exp, jti } = payload as Record<string, unknown>;
   const valid =
     typeof sub === 'string' &&
     typeof sid === 'string' &&
     typeof username === 'string' &&
     (email === null || typeof email === 'string') &&
+    (email_verified === undefined || typeof email_verified === 'boolean') &&
     Array.isArray(groups) &&
     groups.every((group) => typeof group === 'string') &&
     typeof iat === 'number' &&

@@ -44,10 +44,14 @@ export async function signedIn(scope: Scope): Promise<void> {
  */
 export async function recentlySignedIn(scope: Scope): Promise<void> {
   await signedIn(scope);
+  if (!(await isRecentSignIn(scope))) throw fail('reauthentication_required', 'Please sign in again before adding a second factor.');
+}
+
+/** Whether the caller's session (after a signedIn step) is live in the store and began within the last ten minutes. */
+export async function isRecentSignIn(scope: Scope): Promise<boolean> {
   const session = await scope.services.store.findSession(scope.caller.sessionId);
-  if (!session || scope.services.clock.now() - session.createdAt > RECENT_SIGN_IN_MS) {
-    throw fail('reauthentication_required', 'Please sign in again before adding a second factor.');
-  }
+  // revokedAt: an access token outlives its session by up to trust_window on other instances.
+  return session !== undefined && session.revokedAt === null && scope.services.clock.now() - session.createdAt <= RECENT_SIGN_IN_MS;
 }
 
 /** The signed-in caller, if any; a renewed session cookie goes into the answer. */

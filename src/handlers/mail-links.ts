@@ -1,38 +1,35 @@
 /**
  * Everything that starts with a mail: password reset, magic links, email
- * verification. Requests answer 202 whatever the address (no enumeration, same
+ * verification and change. Requests answer 202 whatever the address (no enumeration, same
  * timing: the work happens after the answer), with a per-account and per-address limit.
  */
 import { checkFormToken } from '../auth/csrf.js';
-import { clientAddress } from '../auth/forwarded.js';
-import { fail } from '../errors.js';
-import { StoreConflict } from '../store/types.js';
+import { looksLikeToken } from '../auth/one-time-tokens.js';
+import { NO_PASSWORD } from '../auth/passwords.js';
+import { fail, HttpError } from '../errors.js';
+import { loginKey, StoreConflict } from '../store/types.js';
 import { parseBody, stringField } from '../http.js';
-import { magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
-import { emailRequestPage, messagePage, resetPage } from '../pages.js';
+import { emailChangedMail, emailChangeRequestedMail, magicLinkMail, resetMail, verifyMail } from '../mail/messages.js';
+import { emailRequestPage, magicLinkPage, messagePage, resetPage } from '../pages.js';
 import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
-import { returnUrl } from './common.js';
+import { limitAddress, returnUrl } from './common.js';
 import { signIn } from './sign-in.js';
 
 const MINUTE = 60_000;
 const PER_ACCOUNT_INTERVAL = 2 * MINUTE;
-const PER_ADDRESS = { limit: 10, windowMs: 10 * MINUTE };
 const RESET_TTL = 30 * MINUTE;
 const MAGIC_TTL = 15 * MINUTE;
 const VERIFY_TTL = 24 * 60 * MINUTE;
 
-
 /** Accepts the request, answers 202, and only then looks the address up and queues a mail. */
-async function acceptMailRequest(scope: Scope, kind: string, work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
+async function acceptMailRequest(scope: Scope, kind: 'password_reset' | 'magic_link', work: (services: Services, user: User, fields: Record<string, unknown>) => Promise<void>) {
   const { services } = scope;
   const { kind: bodyKind, fields } = await parseBody(scope.req);
   if (bodyKind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
   const email = stringField(fields, 'email', { required: true, max: 320 });
-  if (!(await services.throttle.allow(`${kind}_address`, clientAddress(scope.req, services.trusted), PER_ADDRESS.limit, PER_ADDRESS.windowMs))) {
-    throw fail('too_many_requests');
-  }
+  await limitAddress(scope, kind);
   if (bodyKind === 'form') {
     scope.page(202, (nonce) => messagePage({ nonce, title: 'Check your inbox', message: 'If an account uses that address, a mail is on its way.' }));
   } else {
@@ -71,6 +68,8 @@ export async function resetPassword(scope: Scope): Promise<void> {
   const token = await services.oneTimeTokens.consume(fields['token'], 'password_reset');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
   if (!user) throw fail('invalid_token');
+  // What was set before goes; the password this reset sets is the owner's own.
+  await addressProven(services, user);
   await services.accounts.changePassword(user, password, { checked: true });
   services.log.info('password_reset', { user_id: user.id, audit: true });
   if (kind === 'form') return scope.redirect('/_auth/login?reset=1');
@@ -86,23 +85,61 @@ export async function requestMagicLink(scope: Scope): Promise<void> {
   });
 }
 
-/** GET /_auth/magic-link/verify?token=: signs in (or asks for the second factor) and goes to the safe rd. */
-export async function followMagicLink(scope: Scope): Promise<void> {
-  const { services } = scope;
-  const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'magic_link');
-  const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
-  if (!user || user.disabled) throw fail('invalid_token');
-  // The mail proved the address: a magic link counts as a verified email.
-  if (!user.emailVerified && user.email) await services.store.setEmail(user.id, user.email, true);
-  const kind = (scope.req.headers.accept ?? '').includes('application/json') ? 'json' : 'form';
-  // A magic link is one factor, like a password: a second one may still be needed.
-  await signIn(scope, user, { rd: token!.data, method: 'magic_link', kind });
+/**
+ * GET (and HEAD) /_auth/magic-link/verify?token=: a page with one button. It consumes and
+ * signs in nothing: link scanners and previews fetch links, and a link someone else sent
+ * must not sign the reader in as them without a click.
+ */
+export async function showMagicLinkConfirmation(scope: Scope): Promise<void> {
+  const token = scope.url.searchParams.get('token');
+  if (!looksLikeToken(token)) return scope.page(400, (nonce) => messagePage({ nonce, title: 'This link does not work', message: fail('invalid_token').message }));
+  scope.form(200, (nonce, csrf) => magicLinkPage({ nonce, csrf, token }));
 }
 
-/** Queues a verification mail for `email` (a new address counts only once confirmed). */
+/** POST /_auth/magic-link/verify: form `token` (+ CSRF) or JSON `{"token"}`; signs in (or asks for the second factor). */
+export async function followMagicLink(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { kind, fields } = await parseBody(scope.req);
+  try {
+    if (kind === 'form') checkFormToken(scope.req, fields['csrf'], services.config);
+    const token = await services.oneTimeTokens.consume(stringField(fields, 'token', { required: true, max: 64 }), 'magic_link');
+    const found = token?.userId ? await services.store.findUserById(token.userId) : undefined;
+    if (!found || found.disabled) throw fail('invalid_token');
+    const user = await addressProven(services, found);
+    // A magic link is one factor, like a password: a second one may still be needed.
+    await signIn(scope, user, { rd: token!.data, method: 'magic_link', kind });
+  } catch (error) {
+    if (kind !== 'form' || !(error instanceof HttpError)) throw error;
+    scope.page(error.status, (nonce) => messagePage({ nonce, title: 'This link does not work', message: error.message }));
+  }
+}
+
+/**
+ * A mailed link proved the account's address. The first time, whoever registered it may not have
+ * been its owner (pre-hijacking, SPEC section 7): every session and every credential set before
+ * goes, and the address is confirmed. Answers the user as it is now.
+ */
+async function addressProven(services: Services, user: User): Promise<User> {
+  if (user.emailVerified || !user.email) return user;
+  // Sessions first: nothing done through an old session can land after the wipe and outlive it.
+  await services.sessions.endAllOfUser(user.id, 'address_proven');
+  if (await services.store.confirmEmailWipingCredentials(user.id, user.email, NO_PASSWORD)) {
+    services.log.info('credentials_removed_address_proven', { user_id: user.id, audit: true });
+  }
+  return (await services.store.findUserById(user.id)) ?? user;
+}
+
+/** Queues a verification mail for `email` (a new address counts only once confirmed); earlier links stop working. */
 export async function sendVerification(services: Services, user: User, email: string): Promise<void> {
-  const token = await services.oneTimeTokens.issue('email_verify', user.id, email, VERIFY_TTL);
+  const token = await services.oneTimeTokens.replace('email_verify', user.id, email, VERIFY_TTL);
   await services.mail.enqueue(verifyMail(email, link(services, '/_auth/email/verify', token)));
+}
+
+/** A change of address: the link goes to the new one (retiring any older pending change), a notice to the old one. */
+export async function requestEmailChange(services: Services, user: User, email: string): Promise<void> {
+  await sendVerification(services, user, email);
+  if (user.email && loginKey(user.email) !== loginKey(email)) await services.mail.enqueue(emailChangeRequestedMail(user.email, email));
+  services.log.info('email_change_requested', { user_id: user.id, audit: true });
 }
 
 export async function showForgotPage(scope: Scope): Promise<void> {
@@ -122,7 +159,8 @@ export async function showResetPage(scope: Scope): Promise<void> {
 /** GET /_auth/email/verify?token= */
 export async function verifyEmail(scope: Scope): Promise<void> {
   const { services } = scope;
-  const token = await services.oneTimeTokens.consume(scope.url.searchParams.get('token'), 'email_verify');
+  // Retiring the others: a change asked for earlier must not win by being confirmed later.
+  const token = await services.oneTimeTokens.consumeRetiringOthers(scope.url.searchParams.get('token'), 'email_verify');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
   if (!user || !token?.data) throw fail('invalid_token');
   try {
@@ -132,7 +170,10 @@ export async function verifyEmail(scope: Scope): Promise<void> {
     if (error instanceof StoreConflict) throw fail('email_taken', 'That email is already taken by another account.');
     throw error;
   }
-  if (user.email !== token.data) services.log.info('email_changed', { user_id: user.id, audit: true });
+  if (user.email && loginKey(user.email) !== loginKey(token.data)) {
+    await services.mail.enqueue(emailChangedMail(user.email, token.data));
+    services.log.info('email_changed', { user_id: user.id, audit: true });
+  }
   services.log.info('email_verified', { user_id: user.id, audit: true });
   if ((scope.req.headers.accept ?? '').includes('application/json')) return scope.json(200, { status: 'verified', email: token.data });
   scope.page(200, (nonce) => messagePage({ nonce, title: 'Email confirmed', message: `${token.data} is confirmed. You can close this page.` }));

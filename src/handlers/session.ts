@@ -1,5 +1,6 @@
 /** Refresh, logout, userinfo and the JWKS: the endpoints around an existing session. */
 import { authenticate, bearerToken } from '../auth/authenticate.js';
+import { confirmedEmail } from '../auth/identity-headers.js';
 import { clearedCookie, readSessionCookie, sessionCookie } from '../auth/cookies.js';
 import { TokenInvalid } from '../auth/tokens.js';
 import { fail } from '../errors.js';
@@ -70,13 +71,15 @@ export async function userinfo(scope: Scope): Promise<void> {
     });
   }
   scope.setCookie(setCookie);
+  const email = confirmedEmail(claims);
   scope.json(200, {
-      id: claims.sub,
-      username: claims.username,
-      email: claims.email,
-      groups: claims.groups,
-      session_id: claims.sid,
-      expires_at: new Date(claims.exp * 1000).toISOString(),
+    id: claims.sub,
+    username: claims.username,
+    email,
+    email_verified: email !== null,
+    groups: claims.groups,
+    session_id: claims.sid,
+    expires_at: new Date(claims.exp * 1000).toISOString(),
   });
 }
 

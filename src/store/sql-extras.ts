@@ -14,6 +14,9 @@ type AccountExtras = Pick<
   | 'createOneTimeToken'
   | 'consumeOneTimeToken'
   | 'findOneTimeToken'
+  | 'replaceOneTimeTokens'
+  | 'consumeOneTimeTokenRetiringOthers'
+  | 'confirmEmailWipingCredentials'
   | 'addCredential'
   | 'listCredentials'
   | 'findCredential'
@@ -115,6 +118,42 @@ export function accountExtras(db: Db): AccountExtras {
         [now, hash, purpose, now],
       );
       return row && toToken(row, purpose);
+    },
+
+    async replaceOneTimeTokens({ hash, purpose, userId, data, expiresAt }) {
+      await db.batch([
+        { sql: 'DELETE FROM one_time_tokens WHERE user_id = ? AND purpose = ? AND used_at IS NULL', args: [userId, purpose] },
+        { sql: 'INSERT INTO one_time_tokens (hash, purpose, user_id, data, expires_at) VALUES (?, ?, ?, ?, ?)', args: [hash, purpose, userId, data, expiresAt] },
+      ]);
+    },
+    async consumeOneTimeTokenRetiringOthers(hash, purpose, now) {
+      const [consumed] = await db.batch([
+        { sql: 'UPDATE one_time_tokens SET used_at = ? WHERE hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?', args: [now, hash, purpose, now] },
+        {
+          sql: `DELETE FROM one_time_tokens WHERE purpose = ? AND used_at IS NULL
+                AND user_id = (SELECT user_id FROM one_time_tokens WHERE hash = ? AND used_at = ?)`,
+          args: [purpose, hash, now],
+        },
+      ]);
+      if (consumed !== 1) return undefined;
+      const row = await db.get('SELECT hash, purpose, user_id, data, expires_at FROM one_time_tokens WHERE hash = ?', [hash]);
+      return row && toToken(row, purpose);
+    },
+    async confirmEmailWipingCredentials(userId, email, passwordHash) {
+      // Every statement asks the same question, and the last one changes its answer: all or nothing.
+      const unconfirmed = 'EXISTS (SELECT 1 FROM users WHERE id = ? AND email_key = ? AND email_verified = 0)';
+      const guard = [userId, loginKey(email)];
+      const counts = await db.batch([
+        { sql: `DELETE FROM recovery_codes WHERE user_id = ? AND ${unconfirmed}`, args: [userId, ...guard] },
+        { sql: `DELETE FROM webauthn_credentials WHERE user_id = ? AND ${unconfirmed}`, args: [userId, ...guard] },
+        { sql: `DELETE FROM one_time_tokens WHERE user_id = ? AND used_at IS NULL AND ${unconfirmed}`, args: [userId, ...guard] },
+        {
+          sql: `UPDATE users SET email_verified = 1, password_hash = ?, totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL
+                WHERE id = ? AND email_key = ? AND email_verified = 0`,
+          args: [passwordHash, ...guard],
+        },
+      ]);
+      return counts.at(-1) === 1;
     },
 
     async addCredential(c) {

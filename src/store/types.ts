@@ -135,6 +135,18 @@ export interface Store {
   findOneTimeToken(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
   /** Consumes the token atomically: of two racing callers, only one gets it. */
   consumeOneTimeToken(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
+  /** Creates the token and deletes every unused one of its user and purpose, in one transaction: the newest is the only one. */
+  replaceOneTimeTokens(token: OneTimeToken & { userId: string }): Promise<void>;
+  /** Like consumeOneTimeToken, and in the same transaction deletes every other unused token of its user and purpose. */
+  consumeOneTimeTokenRetiringOthers(hash: string, purpose: OneTimeToken['purpose'], now: number): Promise<OneTimeToken | undefined>;
+  /**
+   * The owner of the account's unconfirmed address has proven it (SPEC section 7, pre-hijacking):
+   * in one transaction, confirms `email` and removes whatever was set before it: the password
+   * (`passwordHash` takes its place), TOTP, recovery codes, passkeys and unused one-time tokens.
+   * Only while the account holds `email` unconfirmed; otherwise changes nothing and answers false,
+   * so of two racing proofs exactly one wipes.
+   */
+  confirmEmailWipingCredentials(userId: string, email: string, passwordHash: string): Promise<boolean>;
 
   /** Throws StoreConflict('credential') when the id is taken (by any account). */
   addCredential(credential: Credential): Promise<void>;

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, registerUser, startTestGatehouse, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 import { PYTHON, pythonModule } from '../helpers/peers.js';
 
 const pyjwt = pythonModule('jwt, cryptography', 'python3-jwt python3-cryptography');
@@ -95,6 +95,19 @@ describe.runIf(pyjwt.available)('PyJWT as an independent verifier of access toke
     expect(claims).toMatchObject({ sub: info['id'], username: user.username, sid: info['session_id'], iss: ORIGIN, aud: ORIGIN });
     expect(info['username']).toBe(user.username);
     expect(claims['exp']).toBe(Date.parse(String(info['expires_at'])) / 1000);
+  });
+
+  it('reads email null and email_verified false for an unconfirmed address, and both filled after it is confirmed', async () => {
+    const email = `${uniqueName()}@example.com`;
+    const unconfirmed = await registerUser(gate, uniqueName(), { email });
+    const before = await pyjwtVerify(unconfirmed.access_token);
+    expect(before).toMatchObject({ ok: true, claims: { email: null, email_verified: false } });
+
+    const id = (await gate.services.store.findUserByLogin(email))!.id;
+    const link = await gate.services.oneTimeTokens.issue('email_verify', id, email, 60_000);
+    expect((await fetch(`${gate.url}/_auth/email/verify?token=${link}`)).status).toBe(200);
+    const renewed = (await (await postJson(`${gate.url}/_auth/refresh`, { refresh_token: unconfirmed.refresh_token })).json()) as TokenBody;
+    expect(await pyjwtVerify(renewed.access_token)).toMatchObject({ ok: true, claims: { email, email_verified: true } });
   });
 
   it('rejects the token once a claim in its payload is changed', async () => {

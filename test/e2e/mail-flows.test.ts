@@ -12,9 +12,9 @@ import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
 import {
   cookieHeader,
   cookiesOf,
+  formCsrf,
   PASSWORD,
   postJson,
-  registerUser,
   startTestGatehouse,
   tempDir,
   testConfig,
@@ -23,13 +23,25 @@ import {
   type TestGatehouse,
   type TokenBody,
 } from '../helpers/gatehouse.js';
+import {
+  bearer,
+  followByJson,
+  liveSessions,
+  login,
+  MAGIC_SUBJECT,
+  mailbox,
+  mailTo,
+  newAddress,
+  newEmail,
+  onGate,
+  RESET_SUBJECT,
+  userinfo,
+  VERIFY_SUBJECT,
+} from '../helpers/mailbox.js';
 import { freePort, linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../helpers/smtp.js';
 
 const MIN = 60_000;
 const NEW_PASSWORD = 'a brand new passphrase';
-const RESET_SUBJECT = 'Reset your password';
-const MAGIC_SUBJECT = 'Your sign-in link';
-const VERIFY_SUBJECT = 'Confirm your email address';
 
 let smtp: SmtpSink;
 let gate: TestGatehouse;
@@ -43,24 +55,10 @@ afterAll(async () => {
   await smtp?.close();
 });
 
-const newEmail = () => `${uniqueName('mail')}@example.com`;
-/** Each test asks from its own client address (trusted loopback proxy + X-Forwarded-For), so per-address limits stay apart. */
-let lastOctet = 0;
-const newAddress = () => ({ 'x-forwarded-for': `203.0.113.${++lastOctet}` });
-
-const mailTo = (email: string, subject: string) => (mail: ReceivedMail) => mail.to.includes(email) && mail.subject === subject;
-const received = (email: string, subject: string) => smtp.messages.filter(mailTo(email, subject));
-/** Follows a link from a mail on the gatehouse under test (the mail names public_url, http://localhost:4180). */
-const onGate = (on: { url: string }, link: string) => link.replace('http://localhost:4180', on.url);
-
-const login = (on: { url: string }, username: string, password: string) => postJson(`${on.url}/_auth/login`, { username, password });
-const userinfo = (on: { url: string }, headers: Record<string, string>) => fetch(`${on.url}/_auth/userinfo`, { headers });
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function userWithEmail(on: { url: string } = gate) {
-  const email = newEmail();
-  return { ...(await registerUser(on, uniqueName(), { email })), email };
-}
+const { received, userWithEmail, confirmedUser, magicLink } = mailbox(
+  () => smtp,
+  () => gate,
+);
 
 describe('password reset by mail', () => {
   it('mails a link that sets a new password and ends every session of the user', async () => {
@@ -153,38 +151,119 @@ describe('limits on asking for mail', () => {
     expect(await flood.json()).toMatchObject({ error: 'too_many_requests' });
     expect((await postJson(`${gate.url}/_auth/password/forgot`, { email: newEmail() }, newAddress())).status).toBe(202);
   });
+
+  it('counts the magic-link requests of one IPv6 /64 together, whichever of its addresses they come from', async () => {
+    const from = (host: number) => ({ 'x-forwarded-for': `2001:db8:77:1::${host.toString(16)}` });
+    for (let i = 1; i <= 10; i++) {
+      expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, from(i))).status).toBe(202);
+    }
+    expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, from(0xbeef))).status).toBe(429);
+    expect((await postJson(`${gate.url}/_auth/magic-link`, { email: newEmail() }, { 'x-forwarded-for': '2001:db8:77:2::1' })).status).toBe(202);
+  });
 });
 
+const sessionCookieOf = (res: Response) => cookiesOf(res)['gatehouse_session'];
+
+/** Opens a magic link as a browser does: the page, then its button (a form post with the page's CSRF token). */
+async function followInBrowser(on: { url: string }, url: string, { csrf = true } = {}) {
+  const { cookie, token: csrfToken } = await formCsrf(on, url.slice('http://localhost:4180'.length));
+  const token = new URL(url).searchParams.get('token')!;
+  return fetch(`${on.url}/_auth/magic-link/verify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+    body: new URLSearchParams({ ...(csrf && { csrf: csrfToken }), token }),
+    redirect: 'manual',
+  });
+}
+
 describe('magic links', () => {
-  it('signs a browser in once and sends it to the rd it asked for', async () => {
+  it('shows a page with one button on GET and HEAD, using nothing up and setting no cookie but the form’s CSRF one', async () => {
     const user = await userWithEmail();
-    const asked = await postJson(`${gate.url}/_auth/magic-link`, { email: user.email, rd: '/after' }, newAddress());
-    expect(asked.status).toBe(202);
-    const { url } = linkIn(await smtp.waitFor(mailTo(user.email, MAGIC_SUBJECT)), '/_auth/magic-link/verify');
+    const { url, token } = await magicLink(user.email, gate, { rd: '/after' });
+    const before = await liveSessions(gate, user.username);
+    for (const method of ['GET', 'HEAD', 'GET']) {
+      const res = await fetch(onGate(gate, url), { method, redirect: 'manual' });
+      expect(res.status, method).toBe(200);
+      // Only the form's CSRF cookie, which the button needs: no session, no pending second factor.
+      expect(Object.keys(cookiesOf(res)).filter((name) => name !== 'gatehouse_csrf'), method).toEqual([]);
+      if (method === 'GET') {
+        const html = await res.text();
+        expect(html).toContain('<form method="post" action="/_auth/magic-link/verify">');
+        expect(html).toContain(`name="token" value="${token}"`);
+        expect(html.match(/<button/g)).toHaveLength(1);
+      }
+    }
+    expect(await liveSessions(gate, user.username)).toBe(before);
 
-    const followed = await fetch(onGate(gate, url), { redirect: 'manual' });
-    expect(followed.status).toBe(303);
-    expect(followed.headers.get('location')).toBe('/after');
-    const session = cookiesOf(followed)['gatehouse_session'];
-    expect(session).toBeTruthy();
-    const me = await userinfo(gate, { cookie: cookieHeader({ gatehouse_session: session! }) });
-    expect(me.status).toBe(200);
-    expect(await me.json()).toMatchObject({ username: user.username, email: user.email });
-
-    const again = await fetch(onGate(gate, url), { redirect: 'manual' });
-    expect(again.status).toBe(400);
-    expect(cookiesOf(again)['gatehouse_session']).toBeUndefined();
+    const signedIn = await followInBrowser(gate, url);
+    expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get('location')).toBe('/after');
+    const me = await userinfo(gate, { cookie: cookieHeader({ gatehouse_session: sessionCookieOf(signedIn)! }) });
+    expect(await me.json()).toMatchObject({ username: user.username, email: user.email, email_verified: true });
   });
 
-  it('answers the token body when the link is followed asking for JSON', async () => {
+  it('refuses the button without the CSRF token with 403, and the link still works afterwards', async () => {
     const user = await userWithEmail();
-    await postJson(`${gate.url}/_auth/magic-link`, { email: user.email }, newAddress());
-    const { url } = linkIn(await smtp.waitFor(mailTo(user.email, MAGIC_SUBJECT)), '/_auth/magic-link/verify');
-    const res = await fetch(onGate(gate, url), { headers: { accept: 'application/json' }, redirect: 'manual' });
+    const { url } = await magicLink(user.email);
+    const forged = await followInBrowser(gate, url, { csrf: false });
+    expect(forged.status).toBe(403);
+    expect(sessionCookieOf(forged)).toBeUndefined();
+    expect((await followInBrowser(gate, url)).status).toBe(303);
+
+    const replayed = await followInBrowser(gate, url);
+    expect(replayed.status).toBe(400);
+    expect(replayed.headers.get('content-type')).toContain('text/html');
+    expect(await replayed.text()).not.toContain('<form');
+    expect(sessionCookieOf(replayed)).toBeUndefined();
+  });
+
+  it('answers a JSON POST {"token"} with the token body, and the same token again with 400 invalid_token', async () => {
+    const user = await userWithEmail();
+    const { token } = await magicLink(user.email);
+    const res = await followByJson(gate, token);
     expect(res.status).toBe(200);
     const body = (await res.json()) as TokenBody;
     expect(body).toMatchObject({ token_type: 'Bearer', access_token: expect.any(String), refresh_token: expect.any(String) });
     expect((await userinfo(gate, bearer(body.access_token))).status).toBe(200);
+
+    const again = await followByJson(gate, token);
+    expect(again.status).toBe(400);
+    expect(await again.json()).toMatchObject({ error: 'invalid_token' });
+    expect(sessionCookieOf(again)).toBeUndefined();
+  });
+
+  it('signs in exactly once when one link is posted twice at the same moment', async () => {
+    const user = await confirmedUser();
+    const { token } = await magicLink(user.email);
+    const before = await liveSessions(gate, user.username);
+    const answers = await Promise.all([followByJson(gate, token), followByJson(gate, token)]);
+    expect(answers.map((res) => res.status).sort()).toEqual([200, 400]);
+    expect(await liveSessions(gate, user.username)).toBe(before + 1);
+  });
+
+  it.each([
+    ['a number', { token: 12345 }, 'invalid_field'],
+    ['an array', { token: ['a', 'b'] }, 'invalid_field'],
+    ['an object', { token: { $ne: null } }, 'invalid_field'],
+    ['no token', {}, 'missing_field'],
+    ['a huge token', { token: 'A'.repeat(60_000) }, 'invalid_field'],
+    ['a token of the right length that was never issued', { token: 'A'.repeat(43) }, 'invalid_token'],
+  ])('refuses %s with a 400 and a stable code', async (_what, body, code) => {
+    const res = await postJson(`${gate.url}/_auth/magic-link/verify`, body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: code });
+  });
+
+  it.each([
+    ['no token', ''],
+    ['markup', `?token=${encodeURIComponent('"><script>alert(1)</script>')}`],
+    ['a huge token', `?token=${'A'.repeat(8_000)}`],
+  ])('answers the page with %s with 400 and no form', async (_what, query) => {
+    const res = await fetch(`${gate.url}/_auth/magic-link/verify${query}`);
+    expect(res.status).toBe(400);
+    const html = await res.text();
+    expect(html).not.toContain('<form');
+    expect(html).not.toContain('<script>');
   });
 });
 

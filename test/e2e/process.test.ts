@@ -111,6 +111,12 @@ describe('the CLI beside a running server', () => {
     expect(list).toMatch(/^bob\t-\t-\tactive\t/m);
   });
 
+  it('counts the address an administrator gave as confirmed, so it reaches apps as the email', async () => {
+    const tokens = (await (await login(server, 'root')).json()) as TokenBody;
+    const me = await fetch(`${server.url}/_auth/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(await me.json()).toMatchObject({ username: 'root', email: 'root@example.com', email_verified: true });
+  });
+
   it('refuses a second user of the same name, with a clear line and exit 1', () => {
     const result = runCli(['user', 'add', 'BOB'], env, `${PASSWORD}\n`);
     expect(result.status).toBe(1);

@@ -66,22 +66,46 @@ describe('profile changes', () => {
   it('keeps the old email until the new one is confirmed', async () => {
     const email = `${uniqueName()}@example.com`;
     const mine = await registerUser(gate, uniqueName(), { email });
-    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org` });
+    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ status: 'updated', email_pending: expect.stringContaining('@example.org') });
     expect((await gate.services.store.findUserByLogin(mine.username))!.email).toBe(email);
+  });
+
+  it('asks for at most five new addresses an hour, then answers 429', async () => {
+    const mine = await registerUser(gate);
+    const change = () => call('PATCH', '/_auth/account', mine.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD });
+    for (let i = 0; i < 5; i++) expect((await change()).status).toBe(200);
+    const sixth = await change();
+    expect(sixth.status).toBe(429);
+    expect(await sixth.json()).toMatchObject({ error: 'too_many_requests' });
+    gate.clock.advance(61 * 60_000);
+    const fresh = (await (await login(mine.username)).json()) as TokenBody;
+    expect((await call('PATCH', '/_auth/account', fresh.access_token, { email: `${uniqueName()}@example.org`, current_password: PASSWORD })).status).toBe(200);
   });
 
   it('refuses an email another account has with 409', async () => {
     const taken = `${uniqueName()}@example.com`;
     await registerUser(gate, uniqueName(), { email: taken });
     const mine = await registerUser(gate);
-    expect((await call('PATCH', '/_auth/account', mine.access_token, { email: taken.toUpperCase() })).status).toBe(409);
+    expect((await call('PATCH', '/_auth/account', mine.access_token, { email: taken.toUpperCase(), current_password: PASSWORD })).status).toBe(409);
+  });
+
+  it('does not say whether an address is taken to a caller without the password', async () => {
+    const taken = `${uniqueName()}@example.com`;
+    await registerUser(gate, uniqueName(), { email: taken });
+    const mine = await registerUser(gate);
+    const res = await call('PATCH', '/_auth/account', mine.access_token, { email: taken, display_name: 'Changed' });
+    expect(res.status).toBe(401);
+    expect((await gate.services.store.findUserByLogin(mine.username))!.displayName).toBeNull();
   });
 
   it.each([
     ['something that is not an email address', { email: 'not an email' }],
     ['a display name with a control character', { display_name: 'bad\u0007name' }],
+    ['a current password that is not a string', { email: 'new@example.com', current_password: 12345 }],
+    ['a current password longer than any password', { email: 'new@example.com', current_password: 'x'.repeat(9000) }],
+    ['an email that is not a string', { email: ['new@example.com'], current_password: PASSWORD }],
   ])('refuses %s with 400', async (_name, payload) => {
     const mine = await registerUser(gate);
     expect((await call('PATCH', '/_auth/account', mine.access_token, payload)).status).toBe(400);
@@ -128,6 +152,16 @@ describe('guards found in review', () => {
     }
     const fresh = (await (await login(mine.username)).json()) as TokenBody;
     expect((await call('POST', '/_auth/totp/enroll', fresh.access_token, {})).status).toBe(200);
+  });
+
+  it('adds no second factor from a session revoked elsewhere, while its access token is still within the trust window', async () => {
+    const mine = await registerUser(gate);
+    const user = (await gate.services.store.findUserByLogin(mine.username))!;
+    // Revoked as another instance does it: in the store, before this instance's revocation list hears of it.
+    await gate.services.store.revokeUserSessions(user.id, gate.clock.now());
+    const res = await call('POST', '/_auth/totp/enroll', mine.access_token, {});
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: 'reauthentication_required' });
   });
 
   it('counts wrong current passwords towards a ban, like failed sign-ins', async () => {

@@ -40,14 +40,16 @@ describe('identity_headers: remote', () => {
 
   it('sends Authelia-style Remote-* headers upstream and strips client copies of both sets', async () => {
     const username = uniqueName();
-    const tokens = (await (await postJson(`${gate.url}/_auth/register`, { username, password: PASSWORD, email: `${username}@example.com` })).json()) as {
-      access_token: string;
-    };
+    const email = `${username}@example.com`;
+    expect((await postJson(`${gate.url}/_auth/register`, { username, password: PASSWORD, email })).status).toBe(201);
+    // Confirmed, as by the mailed link: only a confirmed address reaches the app (SPEC section 5).
+    await gate.services.store.setEmail((await gate.services.store.findUserByLogin(username))!.id, email, true);
+    const tokens = (await (await postJson(`${gate.url}/_auth/login`, { username, password: PASSWORD })).json()) as { access_token: string };
     const res = await fetch(`${gate.url}/app`, {
       headers: { authorization: `Bearer ${tokens.access_token}`, 'remote-user': 'spoofed', 'x-auth-user': 'spoofed' },
     });
     const { headers } = (await res.json()) as { headers: Record<string, string> };
-    expect(headers).toMatchObject({ 'remote-user': username, 'remote-name': username, 'remote-email': `${username}@example.com`, 'remote-groups': 'admins' }); // the first account
+    expect(headers).toMatchObject({ 'remote-user': username, 'remote-name': username, 'remote-email': email, 'remote-groups': 'admins' }); // the first account
     expect(JSON.stringify(headers)).not.toContain('spoofed');
   });
 });

@@ -161,6 +161,7 @@ const forgeries: Forgery[] = [
   { name: 'a server-signed token without username', token: () => serverSigned({ claims: { username: undefined } }), reason: 'token_claims_invalid' },
   { name: 'a server-signed token whose groups is a string', token: () => serverSigned({ claims: { groups: 'admins' } }), reason: 'token_claims_invalid' },
   { name: 'a server-signed token whose sub is a number', token: () => serverSigned({ claims: { sub: 1 } }), reason: 'token_claims_invalid' },
+  { name: 'a server-signed token whose email_verified is a string', token: () => serverSigned({ claims: { email_verified: 'true' } }), reason: 'token_claims_invalid' },
   { name: 'a server-signed token from another issuer', token: () => serverSigned({ claims: { iss: 'https://evil.example' } }), reason: 'token_invalid' },
   { name: 'a server-signed token for another audience', token: () => serverSigned({ claims: { aud: 'https://evil.example' } }), reason: 'token_invalid' },
   { name: 'a server-signed token of type JWT', token: () => serverSigned({ header: { typ: 'JWT' } }), reason: 'token_invalid' },

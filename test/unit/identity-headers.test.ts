@@ -7,6 +7,7 @@ const claims = (overrides: Partial<AccessClaims> = {}): AccessClaims => ({
   sid: 's-456',
   username: 'alice',
   email: 'alice@example.com',
+  email_verified: true,
   groups: ['admins', 'ops'],
   iat: 1_700_000_000,
   exp: 1_700_000_300,
@@ -141,6 +142,17 @@ describe('identityHeaders', () => {
     expect(Object.fromEntries(identityHeaders('x-auth', same))['x-auth-user']).toBe('alice');
     const other = claims({ username: 'bob' });
     expect(Object.fromEntries(identityHeaders('x-auth', other))['x-auth-user']).toBe('bob');
+  });
+
+  it.each([
+    ['the token says the address is unconfirmed', { email_verified: false }],
+    ['the token predates the email_verified claim', { email_verified: undefined }],
+  ])('sends an empty email when %s, whatever address the token names', (_when, overrides) => {
+    for (const preset of ['x-auth', 'remote'] as const) {
+      const headers = Object.fromEntries(identityHeaders(preset, claims(overrides)));
+      expect(headers[IDENTITY_HEADERS[preset].email]).toBe('');
+      expect(headers[IDENTITY_HEADERS[preset].id]).toBe('u-123');
+    }
   });
 
   it('sends an empty email and groups for a user without them', () => {

@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPasswordHasher, OWASP_PARAMETERS, standardOrder, type PasswordHasher } from '../../src/auth/passwords.js';
+import { createPasswordHasher, NO_PASSWORD, OWASP_PARAMETERS, standardOrder, type PasswordHasher } from '../../src/auth/passwords.js';
 
 const PASSWORD = 'correct horse battery staple';
 const WEAK = { memoryCost: 8_192, timeCost: 1, parallelism: 1 };
@@ -40,6 +40,19 @@ describe('hash and verify', () => {
   it('answers false, without throwing, for a stored value that is not a hash', async () => {
     expect(await hasher.verify('not a hash', PASSWORD)).toBe(false);
     expect(await hasher.verify('', PASSWORD)).toBe(false);
+  });
+
+  it('refuses every password for an account without one, after as much argon2 work as for a real hash', async () => {
+    const hash = await hasher.hash(PASSWORD);
+    const timed = async (stored: string) => {
+      const started = performance.now();
+      expect(await hasher.verify(stored, PASSWORD)).toBe(stored === hash);
+      return performance.now() - started;
+    };
+    const fastest = async (stored: string) => Math.min(await timed(stored), await timed(stored), await timed(stored));
+    for (const guess of [PASSWORD, '', NO_PASSWORD]) expect(await hasher.verify(NO_PASSWORD, guess)).toBe(false);
+    // A refusal without argon2 would take microseconds and tell which accounts have no password.
+    expect(await fastest(NO_PASSWORD)).toBeGreaterThan((await fastest(hash)) * 0.3);
   });
 
   it('verifies a hash written by npm argon2 in its own m,p,t order', async () => {
