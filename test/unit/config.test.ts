@@ -129,8 +129,9 @@ describe('a bad value for a setting', () => {
   // Secrets are named and explained, but their values never reach the terminal or the logs.
   it.each([
     ['smtp_url', 'http://mailer:hunter2@mail.example.com', 'hunter2', /an smtp:\/\/ or smtps:\/\/ URL/],
-    ['database_url', 'mysql://root:hunter2@db.example.com/gatehouse', 'hunter2', /a file:, libsql:\/\/ or http\(s\):\/\/ URL/],
-    ['database_url', 'libsql://db.example.com?authToken=hunter2 x', 'hunter2', /a file:, libsql:\/\/ or http\(s\):\/\/ URL/],
+    ['database_url', 'mysql://root:hunter2@db.example.com/gatehouse', 'hunter2', /a file:, postgres\(ql\):\/\/, libsql:\/\/ or http\(s\):\/\/ URL/],
+    ['database_url', 'libsql://db.example.com?authToken=hunter2 x', 'hunter2', /a file:, postgres\(ql\):\/\/, libsql:\/\/ or http\(s\):\/\/ URL/],
+    ['database_url', 'postgres://gatehouse:hunter2@db.example.com/gatehouse x', 'hunter2', /postgres\(ql\):\/\//],
   ])('%s is explained without showing the secret in it', (name, value, secret, allowed) => {
     const { errors } = load({ env: { [`GATEHOUSE_${name.toUpperCase()}`]: value } });
     expect(errors).toHaveLength(1);
@@ -143,6 +144,25 @@ describe('a bad value for a setting', () => {
     const { errors } = load({ yaml: 'password_pepper: {secret: hunter2}' });
     expect(errors).toEqual([expect.stringMatching(/^password_pepper: "\(redacted\)" is not valid .*expected a string$/)]);
     expect(errors[0]).not.toContain('hunter2');
+  });
+});
+
+describe('the database', () => {
+  it.each([
+    'postgres://gatehouse:secret@db.example.com:5432/gatehouse',
+    'postgresql://gatehouse@db.example.com/gatehouse?sslmode=require',
+    'file:./data/gatehouse.db',
+    'libsql://db.example.com?authToken=t',
+  ])('accepts %s', (url) => {
+    const { config, errors } = load({ env: { GATEHOUSE_DATABASE_URL: url } });
+    expect(errors).toEqual([]);
+    expect(config?.database_url).toBe(url);
+  });
+
+  it('keeps ten PostgreSQL connections per instance unless told otherwise', () => {
+    expect(load().config?.database_pool_size).toBe(10);
+    expect(load({ env: { GATEHOUSE_DATABASE_POOL_SIZE: '25' } }).config?.database_pool_size).toBe(25);
+    expect(load({ env: { GATEHOUSE_DATABASE_POOL_SIZE: '0' } }).errors).toEqual([expect.stringMatching(/^database_pool_size: "0" is not valid/)]);
   });
 });
 
