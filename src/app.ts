@@ -15,6 +15,7 @@ import { Scope } from './scope.js';
 import type { Services } from './services.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
+import { StoreUnavailable } from './store/types.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** After a 413, how much of the rest of the body is read (and dropped) so the client sees the answer. */
@@ -111,11 +112,14 @@ function answerError(scope: Scope, error: unknown): void {
   // An upstream failure was logged with its cause where it happened; it is counted here, where it is answered.
   if (error instanceof UpstreamError) {
     services.metrics.upstreamErrors.inc({ reason: error.code });
+  } else if (error instanceof StoreUnavailable) {
+    services.log.warn('store_unavailable', { error: error.message });
   } else if (!(error instanceof HttpError)) {
     services.log.error('request_failed', { error: error instanceof Error ? error.stack : String(error) });
   }
   if (res.headersSent) return void res.destroy();
   if (error instanceof UpstreamError) return answerUpstreamError(scope, error);
+  if (error instanceof StoreUnavailable) return scope.error(fail('store_unavailable'));
   if (!(error instanceof HttpError)) return scope.error(fail('internal_error'));
   if (error.status === 413) drainRest(scope);
   scope.error(error);

@@ -19,6 +19,7 @@ export const ERRORS = catalogue({
   body_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send application/json or application/x-www-form-urlencoded.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  store_unavailable: { status: 503, message: 'The database cannot be reached just now; please try again shortly.' },
   too_many_requests: { status: 429, message: 'Too many requests from this address; try again later.' },
   origin_forbidden: { status: 403, message: 'This request came from another site.' },
   csrf_failed: { status: 403, message: 'This form has expired. Please try again.' },

@@ -212,6 +212,13 @@ export interface Store {
   addSigningKey(key: SigningKey, options?: { onlyIfNone?: boolean }): Promise<void>;
 }
 
+/** The database cannot be reached (refused, cut off, shutting down): a 503, and a retry later works. */
+export class StoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`the database cannot be reached: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** A unique field is already taken. */
 export class StoreConflict extends Error {
   constructor(readonly field: 'username' | 'email' | 'credential') {

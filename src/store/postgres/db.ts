@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import type { Args, Db, Lock, Queries, Row, Statement } from '../db.js';
+import { StoreUnavailable } from '../types.js';
 import { listen } from './listen.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
@@ -24,7 +25,7 @@ const values = (args: Args | undefined) => args ?? [];
 
 /** The query surface over one pooled client, or over the pool (a connection per query). */
 function queriesOn(target: pg.Pool | pg.PoolClient): Queries {
-  const query = (sql: string, args?: Args) => target.query(numbered(sql), values(args));
+  const query = (sql: string, args?: Args) => target.query(numbered(sql), values(args)).catch(unavailable);
   return {
     all: async (sql, args) => (await query(sql, args)).rows as Row[],
     get: async (sql, args) => (await query(sql, args)).rows[0] as Row | undefined,
@@ -51,7 +52,7 @@ export function payloads(items: string[]): string[] {
 }
 
 export async function openPostgresDb(url: string, poolSize: number): Promise<Db> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
   // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
   pool.on('error', () => {});
   return {
@@ -88,7 +89,7 @@ async function runAll(tx: Queries, statements: Statement[]): Promise<number[]> {
 
 /** `work` in one transaction on one connection: committed when it returns, rolled back when it throws. */
 async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const client = await pool.connect().catch(unavailable);
   try {
     await client.query('BEGIN');
     const result = await work(queriesOn(client));
@@ -100,6 +101,20 @@ async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>):
   } finally {
     client.release();
   }
+}
+
+/**
+ * Errors of reaching the server, not of the query: no connection, a connection cut,
+ * a server shutting down or starting (SQLSTATE classes 08 and 57P).
+ */
+function unavailable(error: unknown): never {
+  const { code, message = '' } = error as { code?: string; message?: string };
+  const reaching =
+    code?.startsWith('08') ||
+    code?.startsWith('57P') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code ?? '') ||
+    /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
+  throw reaching ? new StoreUnavailable(error) : error;
 }
 
 /** Each migration in its own transaction, all under one advisory lock: replicas starting at once apply each exactly once. */
