@@ -1,4 +1,5 @@
 /** Starts gatehouse: store, keys, both listeners; and stops it, draining in-flight requests. */
+import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -42,13 +43,15 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   });
   await services.mail.start();
 
+  // This process among the replicas, for the leases of work only one of them should do at a time.
+  const replica = randomUUID();
   const every = (ms: number, task: () => Promise<void>, event: string) =>
     setInterval(() => task().catch((error: unknown) => log.error(event, { error: String(error) })), ms).unref();
   const timers = [
     every(KEY_RELOAD_MS, () => services.keys.reload(), 'key_reload_failed'),
     // Revocations made elsewhere (other replicas, the CLI): often enough to close their tunnels within trust_window.
     every(revocationSyncInterval(config.trust_window), () => services.revocations.sync(), 'revocation_sync_failed'),
-    every(PRUNE_MS, () => prune(services), 'prune_failed'),
+    every(PRUNE_MS, () => prune(services, replica), 'prune_failed'),
   ];
 
   // Proxy mode only: forward-auth and the auth endpoints never load undici or http-proxy.
@@ -108,10 +111,14 @@ async function prepareSchema(store: Store, migrate: boolean): Promise<void> {
 /** Starting was refused for a reason an operator fixes; the CLI prints it as one line. */
 export class SchemaNotReady extends Error {}
 
-/** Old rows go: a session a day past its lifetime can neither refresh nor be in any replica's revocation window. */
-function prune({ store, clock, config }: Services): Promise<void> {
+/**
+ * Old rows go: a session a day past its lifetime can neither refresh nor be in any
+ * replica's revocation window. One replica at a time does it, the holder of a lease.
+ */
+async function prune({ store, clock, config }: Services, replica: string): Promise<void> {
   const now = clock.now();
-  return store.prune({ eventsBefore: now - Math.max(config.find_time, DAY_MS), sessionsBefore: now - config.session_lifetime - DAY_MS, now });
+  if (!(await store.takeLease('prune', replica, now, now + PRUNE_MS))) return;
+  await store.prune({ eventsBefore: now - Math.max(config.find_time, DAY_MS), sessionsBefore: now - config.session_lifetime - DAY_MS, now });
 }
 
 function listen(server: Server, at: Listen): Promise<string> {

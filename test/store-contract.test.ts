@@ -332,6 +332,17 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect((await store.findCredential('cred-taken'))?.publicKey).toBe('pk');
   });
 
+  it('gives a lease to one holder at a time, keeps it for that holder, and hands it on once it has expired', async () => {
+    const asks = await Promise.all(['a', 'b', 'c', 'd'].map((holder) => store.takeLease('work', holder, T0, T0 + 100)));
+    expect(asks.filter(Boolean)).toHaveLength(1);
+    const holder = ['a', 'b', 'c', 'd'][asks.indexOf(true)]!;
+    const other = holder === 'a' ? 'b' : 'a';
+    expect(await store.takeLease('work', holder, T0 + 50, T0 + 150)).toBe(true);
+    expect(await store.takeLease('work', other, T0 + 149, T0 + 250)).toBe(false);
+    expect(await store.takeLease('work', other, T0 + 150, T0 + 250)).toBe(true);
+    expect(await store.takeLease('other work', holder, T0 + 150, T0 + 250)).toBe(true);
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -151,6 +151,16 @@ export function sqlStore(db: Db): Store {
       return (await db.all('SELECT id FROM sessions WHERE revoked_at >= ?', [since])).map((row) => String(row['id']));
     },
 
+    async takeLease(name, holder, now, until) {
+      const row = await db.get(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?
+         RETURNING holder`,
+        [name, holder, until, now],
+      );
+      return row !== undefined;
+    },
     async listSigningKeys() {
       // Insertion order, not created_at: a host with a slow clock must still be able to rotate.
       const order = db.dialect === 'postgres' ? 'seq' : 'rowid';

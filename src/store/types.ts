@@ -184,6 +184,12 @@ export interface Store {
   bannedUntil(key: string, now: number): Promise<number | undefined>;
   clearEvents(kind: string, key: string): Promise<void>;
   /**
+   * Takes (or keeps) the lease `name` for `holder` until `until`, if no other holder
+   * has it past `now`: of many replicas asking at once, one gets it. For work that
+   * one replica at a time should do (pruning).
+   */
+  takeLease(name: string, holder: string, now: number, until: number): Promise<boolean>;
+  /**
    * Drops what no longer matters: throttle events before `eventsBefore`, ended bans,
    * expired one-time tokens, sessions created before `sessionsBefore` (past any
    * lifetime, and past the revocation horizon), mail handled before `eventsBefore`.

@@ -94,4 +94,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      last_used_at BIGINT
    );
    CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id);`,
+  `CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );`,
 ];

@@ -86,4 +86,9 @@ export const MIGRATIONS: readonly string[] = [
      last_used_at INTEGER
    );
    CREATE INDEX webauthn_credentials_user ON webauthn_credentials(user_id);`,
+  `CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
