@@ -12,13 +12,16 @@ import { createLogger, silentLogger } from './log.js';
 import { createMetrics } from './metrics.js';
 import { startGatehouse } from './server.js';
 import { createServices, type Services } from './services.js';
-import { openSqlStore } from './store/sql-store.js';
+import { openDatabase, openSqlStore } from './store/sql-store.js';
+import { CopyRefused, copyStore } from './store/copy.js';
+import { databaseUrl } from './config-values.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
   serve [--no-migrate]                    run the proxy and its auth endpoints (migrating the database first,
                                           unless --no-migrate: then an unmigrated database stops it)
   migrate                                 apply the database migrations and exit (a Kubernetes Job, a Helm hook)
+  db copy --from URL --to URL             copy every table into an empty, migrated database (SQLite <-> PostgreSQL)
   user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
@@ -39,6 +42,8 @@ const OPTIONS = {
   user: { type: 'string' as const },
   admin: { type: 'boolean' as const },
   'no-migrate': { type: 'boolean' as const },
+  from: { type: 'string' as const },
+  to: { type: 'string' as const },
   help: { type: 'boolean' as const, short: 'h' },
 };
 
@@ -48,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const { email, user, admin, help: _help, 'no-migrate': noMigrate, ...configFlags } = values;
+  const { email, user, admin, help: _help, 'no-migrate': noMigrate, from, to, ...configFlags } = values;
   const { config, errors, warnings } = loadConfig({
     flags: configFlags as Record<string, string>,
     env: process.env,
@@ -67,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === 'migrate') return migrate(config);
+  if (command === 'db copy') return copy(from, to);
   const services = await openServices(config);
   try {
     return await runTask(services, positionals, { email, user, admin: admin ?? false });
@@ -83,6 +89,30 @@ async function migrate(config: Config): Promise<number> {
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+/** Copies one store into another; the URLs are given whole, not read from the settings. */
+async function copy(from: string | undefined, to: string | undefined): Promise<number> {
+  if (!from || !to) throw new UsageError('db copy needs --from URL and --to URL');
+  const [source, target] = await Promise.all([openDatabase(copyUrl('--from', from), 2), openDatabase(copyUrl('--to', to), 2)]);
+  try {
+    await copyStore(source, target, (line) => console.log(line));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof CopyRefused)) throw error;
+    console.error(`gatehouse: ${error.message}`);
+    return 2;
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+  }
+}
+
+function copyUrl(flag: string, url: string): string {
+  try {
+    return databaseUrl(url);
+  } catch {
+    throw new UsageError(`${flag} is not a database URL (file:, postgres(ql)://, libsql:// or http(s)://)`);
   }
 }
 

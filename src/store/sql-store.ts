@@ -44,8 +44,13 @@ const toKey = (row: Row): SigningKey => ({
 
 /** The store `database_url` names: PostgreSQL for postgres(ql)://, else libSQL. Only the driver in use is loaded. */
 export async function openSqlStore(url: string, { poolSize = 10 } = {}): Promise<Store> {
-  if (/^postgres(ql)?:\/\//.test(url)) return sqlStore(await (await import('./postgres/db.js')).openPostgresDb(url, poolSize));
-  return sqlStore(await (await import('./sqlite/db.js')).openSqliteDb(url));
+  return sqlStore(await openDatabase(url, poolSize));
+}
+
+/** The driver for `url`: PostgreSQL for postgres(ql)://, else libSQL. */
+export async function openDatabase(url: string, poolSize = 10): Promise<Db> {
+  if (/^postgres(ql)?:\/\//.test(url)) return (await import('./postgres/db.js')).openPostgresDb(url, poolSize);
+  return (await import('./sqlite/db.js')).openSqliteDb(url);
 }
 
 export function sqlStore(db: Db): Store {
