@@ -262,24 +262,26 @@ describe.each(backends)('Store on %s', (_name, open) => {
 
   it('hands a queued mail to one claimer only, and retries it later', async () => {
     await store.enqueueMail({ recipient: 'a@example.com', subject: 's', text: 't', html: 'h', now: T0 });
-    const [first, second] = await Promise.all([store.claimMail(T0), store.claimMail(T0)]);
+    const [first, second] = await Promise.all([store.claimMail(T0, T0 - 30_000), store.claimMail(T0, T0 - 30_000)]);
     expect([first, second].filter(Boolean)).toHaveLength(1);
     const claimed = (first ?? second)!;
     await store.retryMail(claimed.id, 'down', T0 + 1000);
-    expect(await store.claimMail(T0 + 999)).toBeUndefined();
-    expect((await store.claimMail(T0 + 1000))?.attempts).toBe(2);
+    expect(await store.claimMail(T0 + 999, T0 - 30_000)).toBeUndefined();
+    expect((await store.claimMail(T0 + 1000, T0 - 30_000))?.attempts).toBe(2);
     await store.markMailSent(claimed.id, T0 + 1000);
     expect(await store.mailQueueDepth()).toBe(0);
   });
 
-  it('never hands out again a mail a crash left in the middle of sending', async () => {
+  it('hands a mail a dead replica left in the middle of sending to another claimer, once its claim is stale', async () => {
     await store.enqueueMail({ recipient: 'crash@example.com', subject: 's', text: 't', html: 'h', now: T0 + 10 });
-    const claimed = await store.claimMail(T0 + 10);
-    expect(claimed?.recipient).toBe('crash@example.com');
-    // The process dies here, between sending and marking. A restart much later:
-    expect(await store.abandonInterruptedMail(T0 + 10)).toBe(0); // a claim this recent may still be in flight
-    expect(await store.abandonInterruptedMail(T0 + 11)).toBe(1);
-    expect(await store.claimMail(T0 + 1_000_000)).toBeUndefined();
+    const claimed = await store.claimMail(T0 + 10, T0 + 10 - 30_000);
+    expect(claimed).toMatchObject({ recipient: 'crash@example.com', attempts: 1 });
+    // The claimer dies here. Within the lease nobody else takes the message; after it, one does.
+    expect(await store.claimMail(T0 + 30_000, T0)).toBeUndefined();
+    const again = await Promise.all([store.claimMail(T0 + 30_011, T0 + 11), store.claimMail(T0 + 30_011, T0 + 11)]);
+    expect(again.filter(Boolean)).toEqual([expect.objectContaining({ id: claimed!.id, attempts: 2 })]);
+    await store.markMailSent(claimed!.id, T0 + 30_012);
+    expect(await store.claimMail(T0 + 1_000_000, T0 + 900_000)).toBeUndefined();
   });
 
   it('counts events in a window, bans until a time, and prunes what no longer matters', async () => {

@@ -1,7 +1,10 @@
 /**
- * Mail is queued in the database and sent by a worker in the process, with retries
- * and exponential backoff: a restart or an SMTP outage loses nothing. A message a
- * crash left half-sent is not sent again (no duplicates); it is logged instead.
+ * Mail is queued in the database and sent by a worker in each replica, with retries
+ * and exponential backoff: a restart or an SMTP outage loses nothing. Each message
+ * is claimed by one replica; one that dies while sending leaves the claim to go
+ * stale, and another replica sends the message within SEND_LEASE_MS. The message
+ * keeps its Message-ID, so a receiver can tell the rare resend of a message the
+ * dead replica had handed over just before it died.
  */
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -12,8 +15,8 @@ import type { SendMail } from './transport.js';
 const MAX_ATTEMPTS = 12;
 const FIRST_RETRY_MS = 2_000;
 const MAX_RETRY_MS = 30 * 60_000;
-/** A send that takes longer than this belongs to a process that died. */
-const SEND_LEASE_MS = 5 * 60_000;
+/** A claim older than this belongs to a replica that died: the transport gives up well before (transport.ts). */
+export const SEND_LEASE_MS = 30_000;
 
 export interface Mail {
   to: string;
@@ -36,8 +39,6 @@ export class MailQueue {
   }
 
   async start(intervalMs = 1_000): Promise<void> {
-    const interrupted = await this.deps.store.abandonInterruptedMail(this.deps.clock.now() - SEND_LEASE_MS);
-    if (interrupted > 0) this.deps.log.warn('mail_interrupted', { count: interrupted, note: 'not resent, to avoid duplicates' });
     this.#timer = setInterval(() => this.kick(), intervalMs);
     this.#timer.unref();
     this.kick();
@@ -58,7 +59,8 @@ export class MailQueue {
   async drain(): Promise<void> {
     const { store, send, clock, log, metrics, domain } = this.deps;
     for (;;) {
-      const mail = await store.claimMail(clock.now());
+      const now = clock.now();
+      const mail = await store.claimMail(now, now - SEND_LEASE_MS);
       if (!mail) break;
       try {
         await send({ to: mail.recipient, subject: mail.subject, text: mail.text, html: mail.html, messageId: `<mail-${mail.id}@${domain}>` });

@@ -12,6 +12,20 @@ export interface OutgoingMail {
 
 export type SendMail = (mail: OutgoingMail) => Promise<void>;
 
+/**
+ * Every send is over, done or failed, well inside the queue's claim lease (30 s):
+ * a live replica's claim must never look like a dead one's.
+ */
+const SEND_DEADLINE_MS = 20_000;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the SMTP server took more than ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
 export function createTransport(smtpUrl: string | undefined, from: string, log: Logger): SendMail {
   if (!smtpUrl) {
     return async (mail) => log.info('mail_logged', { to: mail.to, subject: mail.subject, text: mail.text });
@@ -20,8 +34,9 @@ export function createTransport(smtpUrl: string | undefined, from: string, log: 
   let transport: Promise<{ sendMail(message: object): Promise<unknown> }> | undefined;
   return async (mail) => {
     transport ??= import('nodemailer').then(({ default: nodemailer }) =>
-      nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 } as never),
+      nodemailer.createTransport({ url: smtpUrl, connectionTimeout: 5_000, greetingTimeout: 5_000, socketTimeout: 10_000 } as never),
     );
-    await (await transport).sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+    const sending = (await transport).sendMail({ from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId: mail.messageId });
+    await withDeadline(sending, SEND_DEADLINE_MS);
   };
 }

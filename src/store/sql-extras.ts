@@ -197,7 +197,6 @@ type MailAndThrottle = Pick<
   | 'claimMail'
   | 'markMailSent'
   | 'retryMail'
-  | 'abandonInterruptedMail'
   | 'failMail'
   | 'mailQueueDepth'
   | 'countEvents'
@@ -227,15 +226,17 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
         now,
       ]);
     },
-    async claimMail(now) {
-      // One statement: two workers (replicas) can never claim the same message. On PostgreSQL a
-      // message another replica is claiming is skipped rather than waited for.
+    async claimMail(now, staleBefore) {
+      // One statement: two workers (replicas) can never claim the same message. While a message is
+      // being sent, due_at holds the time it was claimed: a claim older than staleBefore belongs to a
+      // replica that died. On PostgreSQL a message another replica is claiming is skipped, not waited for.
       const skipLocked = db.dialect === 'postgres' ? 'FOR UPDATE SKIP LOCKED' : '';
+      const claimable = `((state = 'queued' AND due_at <= ?) OR (state = 'sending' AND due_at < ?))`;
       const row = await db.get(
         `UPDATE mail_queue SET state = 'sending', attempts = attempts + 1, due_at = ?
-         WHERE id = (SELECT id FROM mail_queue WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT 1 ${skipLocked}) AND state = 'queued'
+         WHERE id = (SELECT id FROM mail_queue WHERE ${claimable} ORDER BY due_at, id LIMIT 1 ${skipLocked}) AND ${claimable}
          RETURNING id, recipient, subject, text_body, html_body, attempts`,
-        [now, now],
+        [now, now, staleBefore, now, staleBefore],
       );
       if (!row) return undefined;
       return {
@@ -252,10 +253,6 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
     },
     async retryMail(id, error, dueAt) {
       await db.run(`UPDATE mail_queue SET state = 'queued', due_at = ?, last_error = ? WHERE id = ?`, [dueAt, error.slice(0, 500), id]);
-    },
-    async abandonInterruptedMail(claimedBefore) {
-      // While sending, due_at holds the claim time: older claims belong to a process that died.
-      return db.run(`UPDATE mail_queue SET state = 'interrupted' WHERE state = 'sending' AND due_at < ?`, [claimedBefore]);
     },
     async failMail(id, error) {
       await db.run(`UPDATE mail_queue SET state = 'failed', last_error = ? WHERE id = ?`, [error.slice(0, 500), id]);

@@ -158,12 +158,13 @@ export interface Store {
   deleteCredential(userId: string, id: string): Promise<boolean>;
 
   enqueueMail(mail: { recipient: string; subject: string; text: string; html: string; now: number }): Promise<void>;
-  /** Takes the next due message and marks it as being sent. */
-  claimMail(now: number): Promise<QueuedMail | undefined>;
+  /**
+   * Takes the next due message and marks it as being sent; also a message whose
+   * claim is older than `staleBefore`, left by a replica that died while sending it.
+   */
+  claimMail(now: number, staleBefore: number): Promise<QueuedMail | undefined>;
   markMailSent(id: number, now: number): Promise<void>;
   retryMail(id: number, error: string, dueAt: number): Promise<void>;
-  /** Messages a crash left in the middle of sending (claimed before the time given): never sent again, reported instead. */
-  abandonInterruptedMail(claimedBefore: number): Promise<number>;
   /** Gives up on a message after its last attempt. */
   failMail(id: number, error: string): Promise<void>;
   mailQueueDepth(): Promise<number>;

@@ -374,6 +374,23 @@ describe('the mail queue', () => {
     }
   });
 
+  it('sends, once, a mail whose claimer died in the middle of sending it, when the claim is 30 s old', async () => {
+    const store = gate.services.store;
+    await store.enqueueMail({ recipient: 'orphan@example.com', subject: 'Left behind', text: 't', html: '<p>t</p>', now: gate.clock.now() });
+    // Another replica claims it and dies before it is sent: nothing happens while the claim is fresh.
+    expect(await store.claimMail(gate.clock.now(), gate.clock.now() - 30_000)).toMatchObject({ recipient: 'orphan@example.com' });
+    gate.services.mail.kick();
+    await sleep(500);
+    expect(smtp.messages.filter((mail) => mail.subject === 'Left behind')).toHaveLength(0);
+
+    gate.clock.advance(30_001);
+    gate.services.mail.kick();
+    await smtp.waitFor((mail) => mail.subject === 'Left behind', 10_000);
+    gate.services.mail.kick();
+    await sleep(500);
+    expect(smtp.messages.filter((mail) => mail.subject === 'Left behind')).toHaveLength(1);
+  });
+
   it('sends a mail queued before a restart exactly once, from the next process', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const dir = tempDir();
