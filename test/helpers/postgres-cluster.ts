@@ -47,29 +47,54 @@ function run(command: string[]): void {
   if (result.status !== 0) throw new Error(`${command[0]} failed: ${result.stderr || result.stdout}`);
 }
 
-export default async function setup(project: TestProject): Promise<() => void> {
+export interface Cluster {
+  /** The admin URL (user postgres, database postgres). */
+  url: string;
+  /** `pg_ctl stop -m fast` and `start` on the same port: an outage and a recovery. */
+  stop(): void;
+  start(): void;
+  destroy(): void;
+}
+
+/** A throwaway cluster: fsync off, loopback only, in a temporary folder. Undefined without PostgreSQL. */
+export async function startCluster(): Promise<Cluster | undefined> {
   const bin = binaries();
-  if (!bin) {
-    const reason = 'PostgreSQL is missing (apt-get install -y postgresql)';
-    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${reason}: the test peer must be installed by .ci/run`);
-    project.provide('postgresUrl', '');
-    project.provide('postgresMissing', reason);
-    return () => {};
-  }
+  if (!bin) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
   chmodSync(dir, 0o777);
   if (process.getuid?.() === 0) spawnSync('chown', ['postgres:postgres', dir]);
   const port = await freePort();
   const data = join(dir, 'data');
   run([join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust', '-N']);
-  run([join(bin, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=300`, 'start']);
-  project.provide('postgresUrl', `postgres://postgres@127.0.0.1:${port}/postgres`);
-  project.provide('postgresMissing', '');
-  return () => {
-    try {
-      run([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+  const start = () =>
+    run([join(bin, 'pg_ctl'), '-D', data, '-l', join(dir, 'log'), '-w', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c max_connections=300`, 'start']);
+  start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => run([join(bin, 'pg_ctl'), '-D', data, '-m', 'fast', '-w', 'stop']),
+    start,
+    destroy: () => {
+      try {
+        run([join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        // already stopped
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
   };
+}
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  const cluster = await startCluster();
+  if (!cluster) {
+    const reason = 'PostgreSQL is missing (apt-get install -y postgresql)';
+    if (process.env['CI'] === 'true') throw new Error(`CI=true and ${reason}: the test peer must be installed by .ci/run`);
+    project.provide('postgresUrl', '');
+    project.provide('postgresMissing', reason);
+    return () => {};
+  }
+  project.provide('postgresUrl', cluster.url);
+  project.provide('postgresMissing', '');
+  return () => cluster.destroy();
 }
