@@ -145,6 +145,26 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.rotateRefresh({ sessionId: 's-revoked', expectedHash: 'h1', newHash: 'h2', sealedRefresh: 'x', now: T0 + 3 })).toBe(false);
   });
 
+  it('rotates a live session in one step and returns its user, and refuses every session that is not live', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const live = { expectedHash: 'h1', newHash: 'h2', sealedRefresh: 'sealed', now: T0 + 100, usedSince: T0 + 50, createdSince: T0 - 50 };
+    for (const id of ['live', 'wrong-hash', 'revoked', 'idle', 'old', 'disabled']) {
+      await store.createSession({ id: `l-${id}`, userId: user.id, refreshHash: 'h1', now: id === 'idle' ? T0 + 10 : id === 'old' ? T0 - 60 : T0 + 60 });
+    }
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-live' })).toMatchObject({ id: user.id, username: user.username });
+    expect(await store.findSession('l-live')).toMatchObject({ refreshHash: 'h2', prevRefreshHash: 'h1', rotatedAt: T0 + 100, lastUsedAt: T0 + 100 });
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-live' })).toBeUndefined(); // h1 is spent
+
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-wrong-hash', expectedHash: 'h9' })).toBeUndefined();
+    await store.revokeSession('l-revoked', T0 + 70);
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-revoked' })).toBeUndefined();
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-idle' })).toBeUndefined();
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-old' })).toBeUndefined();
+    await store.setDisabled(user.id, true);
+    expect(await store.rotateLiveRefresh({ ...live, sessionId: 'l-disabled' })).toBeUndefined();
+    expect(await store.findSession('l-disabled')).toMatchObject({ refreshHash: 'h1', rotatedAt: null });
+  });
+
   it('revokes every live session of a user and reports revocations since a time', async () => {
     const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
     for (const id of ['a', 'b', 'c']) await store.createSession({ id: `u-${id}`, userId: user.id, refreshHash: id, now: T0 });

@@ -66,6 +66,8 @@ export class Sessions {
     const presented = parseRefreshToken(value);
     if (!presented) throw refused();
     const { store, clock, limits, metrics, log } = this.deps;
+    const fast = attempt === 0 && (await this.#rotateIfLive(presented));
+    if (fast) return fast;
     const session = await store.findSession(presented.sessionId);
     const user = session && (await store.findUserById(session.userId));
     const presentedHash = hashSecret(presented.secret);
@@ -99,6 +101,29 @@ export class Sessions {
       log.warn('refresh_token_reuse', { session_id: presented.sessionId, user_id: session!.userId, audit: true });
     }
     throw refused();
+  }
+
+  /**
+   * The usual refresh, one statement: the presented token is the current one of a
+   * live session of an enabled user. Anything else (a racing request, a replay, an
+   * ended session) takes the full decision below.
+   */
+  async #rotateIfLive(presented: RefreshToken): Promise<IssuedTokens | undefined> {
+    const { store, clock, limits, metrics } = this.deps;
+    const now = clock.now();
+    const next = newRefreshToken(presented.sessionId);
+    const user = await store.rotateLiveRefresh({
+      sessionId: presented.sessionId,
+      expectedHash: hashSecret(presented.secret),
+      newHash: hashSecret(next.secret),
+      sealedRefresh: sealToken(presented, next),
+      now,
+      usedSince: now - limits.idleTimeoutMs,
+      createdSince: now - limits.sessionLifetimeMs,
+    });
+    if (!user) return undefined;
+    metrics.refreshes.inc({ result: 'rotate' });
+    return this.#issue(user, next);
   }
 
   /** The session a refresh token belongs to, if the token is its current or just-replaced one. */

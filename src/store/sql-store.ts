@@ -130,6 +130,21 @@ export function sqlStore(db: Db): Store {
       return changed === 1;
     },
     // Every replica hears of a revocation in the transaction that makes it (PostgreSQL), or reads it (SQLite).
+    async rotateLiveRefresh({ sessionId, expectedHash, newHash, sealedRefresh, now, usedSince, createdSince }) {
+      const update = `UPDATE sessions SET prev_refresh_hash = refresh_hash, refresh_hash = ?, sealed_refresh = ?, rotated_at = ?, last_used_at = ?
+        FROM users
+        WHERE sessions.id = ? AND sessions.refresh_hash = ? AND sessions.revoked_at IS NULL
+          AND sessions.last_used_at >= ? AND sessions.created_at >= ? AND users.id = sessions.user_id AND users.disabled = 0`;
+      const args = [newHash, sealedRefresh, now, now, sessionId, expectedHash, usedSince, createdSince];
+      // PostgreSQL returns the user from the same statement; SQLite's RETURNING sees only the updated table.
+      if (db.dialect === 'postgres') {
+        const row = await db.get(`${update} RETURNING users.*`, args);
+        return row && toUser(row);
+      }
+      const row = await db.get(`${update} RETURNING user_id`, args);
+      const user = row && (await db.get('SELECT * FROM users WHERE id = ?', [row['user_id']]));
+      return user && toUser(user);
+    },
     async revokeSession(id, now) {
       return db.transaction(async (tx) => {
         const revoked = (await tx.run('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL', [now, id])) === 1;

@@ -201,6 +201,12 @@ export interface Store {
   findSession(id: string): Promise<Session | undefined>;
   /** Replaces the refresh token only if it is still `expectedHash` and the session is live. */
   rotateRefresh(rotation: Rotation): Promise<boolean>;
+  /**
+   * The common refresh in one statement: rotates only if the session is live (not
+   * revoked, used at or after `usedSince`, created at or after `createdSince`) and
+   * its user is enabled; returns that user, or undefined when any of it fails.
+   */
+  rotateLiveRefresh(rotation: Rotation & { usedSince: number; createdSince: number }): Promise<User | undefined>;
   revokeSession(id: string, now: number): Promise<boolean>;
   /** Revokes every live session of the user; returns their ids. */
   revokeUserSessions(userId: string, now: number): Promise<string[]>;
