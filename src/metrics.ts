@@ -62,7 +62,8 @@ class RequestHistogram {
   observe(route: string, statusCode: number, seconds: number): void {
     let byClass = this.#series.get(route);
     if (!byClass) this.#series.set(route, (byClass = []));
-    const statusClass = Math.floor(statusCode / 100);
+    // Every class beyond 5xx is 'other', one series.
+    const statusClass = Math.min(Math.floor(statusCode / 100), STATUS_CLASSES.length);
     let series = byClass[statusClass];
     if (!series) {
       const status = STATUS_CLASSES[statusClass] ?? 'other';
