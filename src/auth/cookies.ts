@@ -46,8 +46,9 @@ export function readSessionCookie(header: string | undefined): { access?: string
 /**
  * The session cookie's value, as `parseCookie(header)[SESSION_COOKIE]` reads it. It runs
  * on every request that carries cookies, so the usual shape is read without splitting the
- * whole header: the name first found where a pair begins ("; " before it), its value plain.
- * Anything else (blanks, percent-encoding) goes to the parser.
+ * whole header: the name's first occurrence, where a pair begins (at the start, after ";"
+ * or "; "), then "=" and a plain value. Anything else (blanks, percent-encoding, the name
+ * inside another cookie's value) goes to the parser.
  */
 export function sessionCookieValue(header: string): string | undefined {
   const at = header.indexOf(SESSION_COOKIE);
