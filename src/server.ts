@@ -49,13 +49,14 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout) : undefined;
   const server = createServer(createApp(services, upstream));
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
+  const tracked = (socket: Socket) => {
     // Node forgets a TCP peer's address once it disconnects; reading it now caches it, so a client
     // that hangs up mid-request can never pass for a unix-socket (trusted) peer.
     void socket.remoteAddress;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-  });
+  };
+  server.on('connection', tracked);
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (_req, socket: Duplex) => {
     upgraded.add(socket);
@@ -63,6 +64,9 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   });
   if (config.upstream) server.on('upgrade', (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream));
   const management = createServer(createManagementApp(services));
+  // Its sockets too, and not only for shutdown: sockets of one shape keep node's stream and
+  // HTTP code monomorphic; a second shape (health probes) deoptimises it on the hot path.
+  management.on('connection', tracked);
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
   log.info('listening', { address, management: managementAddress });
