@@ -283,10 +283,10 @@ async function startRole(role, core, env = {}, nodeFlags = []) {
   return { child, pid: child.pid, port, url: `http://127.0.0.1:${port}` };
 }
 
-/** The node flags and glibc setting bin/gatehouse starts gatehouse with, read from the script itself. */
+/** The node flags (of proxy mode) and glibc setting bin/gatehouse starts gatehouse with, read from the script itself. */
 function launcherSettings() {
   const script = readFileSync(join(ROOT, 'bin/gatehouse'), 'utf8');
-  const flags = /\$\{GATEHOUSE_NODE_FLAGS-([^}]*)\}/.exec(script)?.[1].split(' ').filter(Boolean);
+  const flags = /^proxy_flags='([^']*)'$/m.exec(script)?.[1].split(' ').filter(Boolean);
   const threshold = /MALLOC_MMAP_THRESHOLD_:-(\d+)/.exec(script)?.[1];
   if (!flags || !threshold) throw new Error('bin/gatehouse: its default node flags or mmap threshold are no longer where the bench reads them');
   return { flags, env: { MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? threshold } };
@@ -689,7 +689,7 @@ export async function benchGate({ readyMs } = {}) {
     if (noisy > 0) notes.push(`${noisy} run(s) had over 5 % of core 0 busy with other processes: the machine was not quiet, numbers are noisy`);
     console.log('Requests: every target gets the headers of the gatehouse target it is compared with (bearer token; verify: X-Original-URL/-Method too).');
     console.log('  One token per load: gatehouse verifies its signature once and then hits its verified-token cache; express+jose verifies it every time.');
-    console.log(`gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold, ${launcher.flags.join(' ')}); the baselines run with node's defaults,`);
+    console.log(`gatehouse runs as bin/gatehouse starts it (a fixed glibc mmap threshold; in proxy mode ${launcher.flags.join(' ')}); the baselines run with node's defaults,`);
     console.log("  but for the bare undici proxy's second row, which has gatehouse's settings: what those settings cost and save by themselves.");
     console.log('non-2xx: responses outside 2xx/3xx summed over all rounds (each target was first checked to answer 200 with its token and 401 without).');
     for (const note of notes) console.log(`note: ${note}`);

@@ -18,6 +18,7 @@ import { UpstreamError } from './upstream/headers.js';
 import { StoreUnavailable } from './store/types.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const VERIFY_PATH = '/_auth/verify';
 /** After a 413, how much of the rest of the body is read (and dropped) so the client sees the answer. */
 const DRAIN_LIMIT = 16 * 1024 * 1024;
 const DRAIN_MS = 10_000;
@@ -27,10 +28,14 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
   const router = createRouter();
   const publicOrigin = new URL(services.config.public_url).origin;
 
+  const verifyRoute = router.find('GET', VERIFY_PATH);
+
   /** The route for a request; 400/404/405/403 when there is none it may take. */
   function route(scope: Scope): Route {
     const { req, path } = scope;
+    // The two hot paths first, before the checks and lookups they would pass anyway.
     if (proxy && !path.startsWith('/_auth/')) return proxy;
+    if (path === VERIFY_PATH && verifyRoute && (req.method === 'GET' || req.method === 'HEAD')) return verifyRoute;
     // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
     if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw fail('ambiguous_path');
     const found = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
@@ -44,27 +49,34 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
     return found;
   }
 
+  /** Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count. */
+  function finished(found: Route | undefined, res: ServerResponse, started: number): void {
+    services.metrics.recordRequest(found ? found.path || 'proxy' : 'unmatched', res.statusCode, (performance.now() - started) / 1000);
+  }
+
   return (req, res) => {
     const started = performance.now();
-    let routeName = 'unmatched';
-    // Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count.
-    const finished = () => services.metrics.recordRequest(routeName, res.statusCode, (performance.now() - started) / 1000);
     const scope = scopeOf(req, res, services);
-    const failed = (error: unknown) => {
-      answerError(scope, error);
-      finished();
-    };
+    let found: Route | undefined;
     try {
       if (scope.path === '') throw fail('invalid_target');
-      const found = route(scope);
-      routeName = found.path || 'proxy';
-      // Handlers answer synchronously when they can (a verified token needs no I/O): no promise on that path.
+      found = route(scope);
+      // Handlers answer synchronously when they can (a verified token needs no I/O): no promise, no closure on that path.
       const pending = found.before ? runSteps(scope, found) : found.handler(scope);
-      if (pending) pending.then(finished, failed);
-      else finished();
+      if (pending) {
+        const settled = found;
+        return void pending.then(
+          () => finished(settled, res, started),
+          (error: unknown) => {
+            answerError(scope, error);
+            finished(settled, res, started);
+          },
+        );
+      }
     } catch (error) {
-      failed(error);
+      answerError(scope, error);
     }
+    finished(found, res, started);
   };
 }
 

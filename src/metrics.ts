@@ -37,6 +37,14 @@ function tallied<L extends string>(registry: Registry, name: string, help: strin
   };
 }
 
+interface Series {
+  route: string;
+  status: string;
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
 /**
  * Request latency and count by route and status class. Exposed through prom-client's
  * registry in its histogram format; counted here in arrays, for the reason above.
@@ -46,15 +54,21 @@ class RequestHistogram {
   readonly help = 'Request latency by route and status class (verify and proxy among the routes).';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly #series = new Map<string, Map<string, { route: string; status: string; buckets: number[]; sum: number; count: number }>>();
+  /** By route, then by status class (an index into STATUS_CLASSES): one map lookup per request. */
+  readonly #series = new Map<string, Series[]>();
 
   constructor(readonly upperBounds: readonly number[]) {}
 
-  observe(route: string, status: string, seconds: number): void {
-    let byStatus = this.#series.get(route);
-    if (!byStatus) this.#series.set(route, (byStatus = new Map()));
-    let series = byStatus.get(status);
-    if (!series) byStatus.set(status, (series = { route, status, buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 }));
+  observe(route: string, statusCode: number, seconds: number): void {
+    let byClass = this.#series.get(route);
+    if (!byClass) this.#series.set(route, (byClass = []));
+    // Every class beyond 5xx is 'other', one series.
+    const statusClass = Math.min(Math.floor(statusCode / 100), STATUS_CLASSES.length);
+    let series = byClass[statusClass];
+    if (!series) {
+      const status = STATUS_CLASSES[statusClass] ?? 'other';
+      byClass[statusClass] = series = { route, status, buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 };
+    }
     let bucket = 0;
     while (bucket < this.upperBounds.length && seconds > this.upperBounds[bucket]!) bucket++;
     if (bucket < this.upperBounds.length) series.buckets[bucket]!++;
@@ -63,7 +77,7 @@ class RequestHistogram {
   }
 
   *#everySeries() {
-    for (const byStatus of this.#series.values()) yield* byStatus.values();
+    for (const byClass of this.#series.values()) for (const series of byClass) if (series) yield series;
   }
 
   /** Requests per route and status class, for the plain counter beside the histogram. */
@@ -109,7 +123,7 @@ export function createMetrics() {
     registry,
     /** One finished request. */
     recordRequest(route: string, statusCode: number, seconds: number) {
-      requests.observe(route, STATUS_CLASSES[Math.floor(statusCode / 100)] ?? 'other', seconds);
+      requests.observe(route, statusCode, seconds);
     },
     gateDecision: (outcome: keyof typeof byOutcome) => byOutcome[outcome].inc(),
     /** Verified-token cache lookups by result (hit, miss). */

@@ -58,18 +58,22 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const upstream = config.upstream ? (await import('./upstream/forward.js')).createUpstream(config.upstream, config.upstream_timeout, services) : undefined;
   const server = createServer(createApp(services, upstream));
   const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
+  const tracked = (socket: Socket) => {
     // Node forgets a TCP peer's address once it disconnects; reading it now caches it, so a client
     // that hangs up mid-request can never pass for a unix-socket (trusted) peer.
     void socket.remoteAddress;
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-  });
+  };
+  server.on('connection', tracked);
   // Proxy mode only. Without an 'upgrade' listener node:http answers an upgrade request like any
   // other, as forward-auth must: Caddy's forward_auth sends its check with Connection: Upgrade.
   const websockets = config.upstream ? (await import('./upstream/websocket.js')).websocketHandler(services, config.upstream) : undefined;
   if (websockets) server.on('upgrade', websockets.upgrade);
   const management = createServer(createManagementApp(services));
+  // Its sockets too, and not only for shutdown: sockets of one shape keep node's stream and
+  // HTTP code monomorphic; a second shape (health probes) deoptimises it on the hot path.
+  management.on('connection', tracked);
   const address = await listen(server, config.listen);
   const managementAddress = await listen(management, config.management_listen);
   const start = startSummary(config, { address, management: managementAddress }, await store.hasUsers());

@@ -340,4 +340,20 @@ describe.runIf(onLinux)('the bin/gatehouse launcher (npm start, the package bin)
     }
     expect(await server.exited).toBe(0);
   });
+
+  it.each([
+    ['forward-auth mode', undefined, '--max-semi-space-size=4'],
+    ['proxy mode (GATEHOUSE_UPSTREAM set)', 'http://127.0.0.1:9', '--max-semi-space-size=8'],
+  ])('caps the young generation by mode: %s', async (_mode, upstream, semiSpace) => {
+    const { GATEHOUSE_NODE_FLAGS: _flags, GATEHOUSE_UPSTREAM: _upstream, ...env } = gatehouseEnv(newDir()) as NodeJS.ProcessEnv;
+    const server = await spawnServer(upstream ? { ...env, GATEHOUSE_UPSTREAM: upstream } : env, [LAUNCHER, 'serve']);
+    try {
+      const flags = readFileSync(`/proc/${server.child.pid!}/cmdline`, 'utf8').split('\0');
+      expect(flags.filter((flag) => flag.startsWith('--max-semi-space-size='))).toEqual([semiSpace]);
+      expect(flags).toEqual(expect.arrayContaining(['--max-old-space-size=1024', '--liftoff-only']));
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
 });

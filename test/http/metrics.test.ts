@@ -38,4 +38,20 @@ describe('/metrics counts what the hot path did', () => {
     expect(hits + misses).toBe(2);
     expect(hits).toBeGreaterThanOrEqual(1);
   });
+
+  it('counts verify by its route whether the token is in the cache or not, and a refused method as unmatched', async () => {
+    const res = await postJson(`${gatehouse.url}/_auth/register`, { username: 'counted-twice', password: PASSWORD });
+    const { access_token: token } = (await res.json()) as TokenBody;
+    const route = 'gatehouse_http_requests_total{route="/_auth/verify",status="2xx"}';
+    const unmatched = 'gatehouse_http_requests_total{route="unmatched",status="4xx"}';
+    const [verified, refused] = [(await series(route)) ?? 0, (await series(unmatched)) ?? 0];
+    const headers = { authorization: `Bearer ${token}`, 'x-original-url': 'http://app.example.com/', 'x-original-method': 'GET' };
+    // The first check of a token answers from a promise, the next ones without.
+    for (const method of ['GET', 'GET', 'HEAD']) expect((await fetch(`${gatehouse.url}/_auth/verify`, { method, headers })).status).toBe(200);
+    const post = await fetch(`${gatehouse.url}/_auth/verify`, { method: 'POST', headers });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(await series(route)).toBe(verified + 3);
+    expect(await series(unmatched)).toBe(refused + 1);
+  });
 });

@@ -28,6 +28,15 @@ describe('metrics counted outside prom-client and exposed through it', () => {
     expect(await series(metrics, `${h}_bucket{route="/_auth/verify",status="4xx",le="0.0005"}`)).toBe(1);
   });
 
+  it('counts every status beyond 5xx in one series labelled other', async () => {
+    const metrics = createMetrics();
+    for (const status of [600, 799, 999]) metrics.recordRequest('proxy', status, 0.001);
+    const text = await metrics.registry.metrics();
+    expect(text.split('\n').filter((line) => line.startsWith('gatehouse_http_request_duration_seconds_count{route="proxy"'))).toEqual([
+      'gatehouse_http_request_duration_seconds_count{route="proxy",status="other"} 3',
+    ]);
+  });
+
   it('exposes the histogram under its TYPE line, as Prometheus expects', async () => {
     const metrics = createMetrics();
     metrics.recordRequest('proxy', 200, 0.001);
