@@ -1,5 +1,6 @@
 /** The only module that uses prom-client. Served on the management port only. */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { StoreStats } from './store/types.js';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -155,5 +156,51 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    revocationNotificationLag: new Histogram({
+      name: 'gatehouse_revocation_notification_lag_seconds',
+      help: 'From the commit of a revocation on one replica to its arrival here (PostgreSQL LISTEN/NOTIFY).',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    /** The store's statements, failures and connection pool, read from it at each scrape. */
+    watchStore: (stats: () => StoreStats) => watchStore(registry, stats),
   };
+}
+
+function watchStore(registry: Registry, stats: () => StoreStats): void {
+  new Counter({
+    name: 'gatehouse_store_queries_total',
+    help: 'Statements sent to the database.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().queries);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_store_errors_total',
+    help: 'Statements that failed, by reason (unavailable: the database could not be reached).',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      const { failures, unavailable } = stats();
+      this.reset();
+      this.inc({ reason: 'unavailable' }, unavailable);
+      this.inc({ reason: 'other' }, failures - unavailable);
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_store_pool_connections',
+    help: 'PostgreSQL pool connections by state (in_use, idle), and requests waiting for one (waiting).',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const { pool } = stats();
+      this.reset();
+      if (!pool) return;
+      this.set({ state: 'in_use' }, pool.total - pool.idle);
+      this.set({ state: 'idle' }, pool.idle);
+      this.set({ state: 'waiting' }, pool.waiting);
+    },
+  });
 }

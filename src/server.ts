@@ -33,11 +33,15 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
   const store = await openSqlStore(config.database_url, { poolSize: config.database_pool_size });
   await prepareSchema(store, options.migrate ?? true);
   const services = await createServices({ config, store, clock, log, metrics: createMetrics() });
+  services.metrics.watchStore(() => store.stats());
   await services.keys.init();
   await services.revocations.sync();
   // PostgreSQL: hear revocations as other replicas commit them; the periodic sync below covers any gap.
   const listening = store.watchRevocations?.({
-    onRevoked: (ids) => services.revocations.heard(ids),
+    onRevoked: (ids, sentAt) => {
+      services.metrics.revocationNotificationLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
+      services.revocations.heard(ids);
+    },
     onConnected: () => void services.revocations.sync().catch((error: unknown) => log.error('revocation_sync_failed', { error: String(error) })),
     onDisconnected: (error) => log.warn('revocation_listener_lost', { error: String(error) }),
   });

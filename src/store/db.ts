@@ -5,7 +5,7 @@
  * queries are written once, with `?` placeholders; where the dialects differ,
  * the query says so by `db.dialect`.
  */
-import type { Subscription } from './types.js';
+import type { StoreStats, Subscription } from './types.js';
 
 export type Row = Record<string, unknown>;
 export type Args = unknown[];
@@ -39,7 +39,8 @@ export interface Db extends Queries {
    */
   transaction<T>(work: (tx: Queries) => Promise<T>, lock?: Lock): Promise<T>;
   /** A standing subscription to a channel (PostgreSQL only). */
-  listen?(channel: Channel, handlers: { onMessage(values: string[]): void; onConnected(): void; onDisconnected(error: unknown): void }): Subscription;
+  listen?(channel: Channel, handlers: { onMessage(values: string[], sentAt: number): void; onConnected(): void; onDisconnected(error: unknown): void }): Subscription;
+  stats(): StoreStats;
   /** Applies the migrations not yet applied; returns how many it applied. */
   migrate(): Promise<number>;
   /** How many migrations this database still lacks. */

@@ -60,6 +60,7 @@ export function sqlStore(db: Db): Store {
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),
+    stats: () => db.stats(),
     close: async () => db.close(),
 
     async createUser({ username, email = null, passwordHash, admin = false, onlyIfFirst = false, now }: NewUser) {

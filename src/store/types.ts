@@ -94,14 +94,25 @@ export interface Subscription {
 }
 
 export interface RevocationHandlers {
-  /** Sessions another replica (or this one) revoked, as they commit. */
-  onRevoked(sessionIds: string[]): void;
+  /** Sessions another replica (or this one) revoked, as they commit; `sentAt`: the revoker's clock when it committed. */
+  onRevoked(sessionIds: string[], sentAt: number): void;
   /** (Re)connected: whatever was announced while deaf must be read back. */
   onConnected(): void;
   onDisconnected(error: unknown): void;
 }
 
+/** What a store has done since it opened, for the metrics. */
+export interface StoreStats {
+  queries: number;
+  /** Statements that failed, and among them those that could not reach the database. */
+  failures: number;
+  unavailable: number;
+  /** PostgreSQL's connection pool: open connections, idle ones, requests waiting for one. */
+  pool?: { total: number; idle: number; waiting: number };
+}
+
 export interface Store {
+  stats(): StoreStats;
   /** Applies what is missing of the schema, each migration once however many replicas start at once; returns how many it applied. */
   migrate(): Promise<number>;
   /** How many migrations the database still lacks (serve --no-migrate refuses to start on one that lacks any). */

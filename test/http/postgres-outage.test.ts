@@ -88,6 +88,8 @@ describe.runIf(postgres.available)('PostgreSQL out of reach', () => {
       expect(await res.json()).toMatchObject({ error: 'store_unavailable' });
     }
     expect((await fetch(`${gate.managementUrl}/readyz`)).status).toBe(503);
+    const metrics = await (await fetch(`${gate.managementUrl}/metrics`)).text();
+    expect(Number(/^gatehouse_store_errors_total\{reason="unavailable"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
 
     await relay.restore();
     await eventually(async () => (await fetch(`${gate.managementUrl}/readyz`)).status === 200, 10_000);

@@ -58,6 +58,12 @@ describe.runIf(postgres.available)('two replicas on one PostgreSQL database', ()
     expect((await userinfo(b, user.access_token)).status).toBe(401);
     heard.mockRestore();
     sync.mockRestore();
+
+    const metrics = await (await fetch(`${b.managementUrl}/metrics`)).text();
+    expect(Number(/^gatehouse_revocation_notification_lag_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^gatehouse_store_queries_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^gatehouse_store_pool_connections\{state="idle"\} \d+$/m);
+    expect(metrics).toMatch(/^gatehouse_store_pool_connections\{state="waiting"\} 0$/m);
   });
 
   it('reads revocations back when its listening connection is cut, and listens again', async () => {

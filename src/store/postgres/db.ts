@@ -23,15 +23,25 @@ export function numbered(sql: string): string {
 
 const values = (args: Args | undefined) => args ?? [];
 
+interface Counts {
+  queries: number;
+  failures: number;
+  unavailable: number;
+}
+
 /** The query surface over one pooled client, or over the pool (a connection per query). */
-function queriesOn(target: pg.Pool | pg.PoolClient): Queries {
-  const query = (sql: string, args?: Args) => target.query(numbered(sql), values(args)).catch(unavailable);
+function queriesOn(target: pg.Pool | pg.PoolClient, counts: Counts): Queries {
+  const query = (sql: string, args?: Args) => {
+    counts.queries++;
+    return target.query(numbered(sql), values(args)).catch((error: unknown) => unavailable(error, counts));
+  };
   return {
     all: async (sql, args) => (await query(sql, args)).rows as Row[],
     get: async (sql, args) => (await query(sql, args)).rows[0] as Row | undefined,
     run: async (sql, args) => (await query(sql, args)).rowCount ?? 0,
     notify: async (channel, items) => {
-      for (const payload of payloads(items)) await target.query('SELECT pg_notify($1, $2)', [channel, payload]);
+      // The send time rides along, for the receivers' lag metric.
+      for (const payload of payloads(items)) await target.query('SELECT pg_notify($1, $2)', [channel, `${Date.now()}:${payload}`]);
     },
   };
 }
@@ -55,16 +65,18 @@ export async function openPostgresDb(url: string, poolSize: number): Promise<Db>
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
   // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
   pool.on('error', () => {});
+  const counts: Counts = { queries: 0, failures: 0, unavailable: 0 };
   return {
     dialect: 'postgres',
-    ...queriesOn(pool),
-    batch: (statements) => transaction(pool, (tx) => runAll(tx, statements)),
+    ...queriesOn(pool, counts),
+    batch: (statements) => transaction(pool, counts, (tx) => runAll(tx, statements)),
     transaction: (work, lock) =>
-      transaction(pool, async (tx) => {
+      transaction(pool, counts, async (tx) => {
         if (lock) await takeLock(tx, lock);
         return work(tx);
       }),
     listen: (channel, handlers) => listen(url, channel, handlers),
+    stats: () => ({ ...counts, pool: { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } }),
     migrate: () => migrate(pool),
     pendingMigrations: async () => {
       const { rows } = await pool.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present");
@@ -88,11 +100,11 @@ async function runAll(tx: Queries, statements: Statement[]): Promise<number[]> {
 }
 
 /** `work` in one transaction on one connection: committed when it returns, rolled back when it throws. */
-async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>): Promise<T> {
-  const client = await pool.connect().catch(unavailable);
+async function transaction<T>(pool: pg.Pool, counts: Counts, work: (tx: Queries) => Promise<T>): Promise<T> {
+  const client = await pool.connect().catch((error: unknown) => unavailable(error, counts));
   try {
     await client.query('BEGIN');
-    const result = await work(queriesOn(client));
+    const result = await work(queriesOn(client, counts));
     await client.query('COMMIT');
     return result;
   } catch (error) {
@@ -107,14 +119,17 @@ async function transaction<T>(pool: pg.Pool, work: (tx: Queries) => Promise<T>):
  * Errors of reaching the server, not of the query: no connection, a connection cut,
  * a server shutting down or starting (SQLSTATE classes 08 and 57P).
  */
-function unavailable(error: unknown): never {
+function unavailable(error: unknown, counts: Counts): never {
   const { code, message = '' } = error as { code?: string; message?: string };
+  counts.failures++;
   const reaching =
     code?.startsWith('08') ||
     code?.startsWith('57P') ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code ?? '') ||
     /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/.test(message);
-  throw reaching ? new StoreUnavailable(error) : error;
+  if (!reaching) throw error;
+  counts.unavailable++;
+  throw new StoreUnavailable(error);
 }
 
 /** Each migration in its own transaction, all under one advisory lock: replicas starting at once apply each exactly once. */

@@ -14,7 +14,7 @@ const MAX_RETRY_MS = 5_000;
 export function listen(
   url: string,
   channel: Channel,
-  handlers: { onMessage: (values: string[]) => void; onConnected: () => void; onDisconnected: (error: unknown) => void },
+  handlers: { onMessage: (values: string[], sentAt: number) => void; onConnected: () => void; onDisconnected: (error: unknown) => void },
 ): Subscription {
   let client: pg.Client | undefined;
   let closed = false;
@@ -24,7 +24,10 @@ export function listen(
   const connect = async () => {
     const next = new pg.Client({ connectionString: url });
     next.on('notification', (message) => {
-      if (message.channel === channel && message.payload) handlers.onMessage(message.payload.split(','));
+      if (message.channel !== channel || !message.payload) return;
+      // "<sent at, ms>:<value>,<value>…", as db.ts's notify writes it.
+      const at = message.payload.indexOf(':');
+      handlers.onMessage(message.payload.slice(at + 1).split(','), Number(message.payload.slice(0, at)));
     });
     next.on('error', (error) => dropped(next, error));
     next.on('end', () => dropped(next, new Error('connection ended')));

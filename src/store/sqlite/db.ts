@@ -22,7 +22,14 @@ export async function openSqliteDb(url: string): Promise<Db> {
 }
 
 function wrap(client: Client): Db {
-  const execute = (sql: string, args: Args = []) => client.execute({ sql, args: args as InArgs });
+  const counts = { queries: 0, failures: 0, unavailable: 0 };
+  const execute = (sql: string, args: Args = []) => {
+    counts.queries++;
+    return client.execute({ sql, args: args as InArgs }).catch((error: unknown) => {
+      counts.failures++;
+      throw error;
+    });
+  };
   const queries: Queries = {
     all: async (sql, args) => (await execute(sql, args)).rows as Row[],
     get: async (sql, args) => (await execute(sql, args)).rows[0] as Row | undefined,
@@ -35,6 +42,7 @@ function wrap(client: Client): Db {
     batch: async (statements) =>
       (await client.batch(statements.map(({ sql, args = [] }) => ({ sql, args: args as InArgs })), 'write')).map((r) => r.rowsAffected),
     transaction: (work) => work(queries),
+    stats: () => ({ ...counts }),
     migrate: () => migrate(db),
     pendingMigrations: async () => MIGRATIONS.length - (await appliedVersions(db)).size,
     close: async () => client.close(),
