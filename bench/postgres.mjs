@@ -2,6 +2,7 @@
 // Needs a PostgreSQL to work in: BENCH_POSTGRES_URL=postgres://user@host:port/db (an empty
 // database it may fill; `createdb` one). Prints numbers only; nothing here passes or fails.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,18 +77,13 @@ async function latencies(server) {
   return { logins, refreshes, token };
 }
 
-/** verify req/s of each server, in interleaved rounds so that the machine's drift falls on both alike; the median round. */
-async function verifyRounds(servers, rounds = 5) {
+/** req/s of each server on `path`, in interleaved rounds so that the machine's drift falls on both alike; the median round. */
+async function rounds(servers, path, headers = {}, count = 5) {
   const results = servers.map(() => []);
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < count; round++) {
     for (const [i, { server, token }] of servers.entries()) {
-      const run = await autocannon({
-        url: `${server.url}/_auth/verify`,
-        connections: 16,
-        duration: 3,
-        headers: { authorization: `Bearer ${token}`, 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/' },
-      });
-      if (run.non2xx > 0) throw new Error(`verify answered ${run.non2xx} times with other than 2xx`);
+      const run = await autocannon({ url: `${server.url}${path}`, connections: 16, duration: 3, headers: { authorization: `Bearer ${token}`, ...headers } });
+      if (run.non2xx > 0) throw new Error(`${path} answered ${run.non2xx} times with other than 2xx`);
       results[i].push(run.requests.average);
     }
   }
@@ -163,19 +159,28 @@ async function revocationLag() {
 }
 
 try {
-  const [sqliteServer, postgresServer] = [await start('sqlite'), await start(POSTGRES)];
+  // Proxy mode, so that both the verify endpoint and proxying can be measured: an app that answers ok.
+  const app = createServer((_req, res) => res.end('ok'));
+  await new Promise((resolve) => app.listen(0, '127.0.0.1', resolve));
+  const upstream = { GATEHOUSE_UPSTREAM: `http://127.0.0.1:${app.address().port}` };
+  const [sqliteServer, postgresServer] = [await start('sqlite', upstream), await start(POSTGRES, upstream)];
   const sqlite = await latencies(sqliteServer);
   const postgres = await latencies(postgresServer);
-  const [sqliteRps, postgresRps] = await verifyRounds([
+  const both = [
     { server: sqliteServer, token: sqlite.token },
     { server: postgresServer, token: postgres.token },
-  ]);
+  ];
+  const forwarded = { 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/' };
+  const [sqliteRps, postgresRps] = await rounds(both, '/_auth/verify', forwarded);
+  const [sqliteProxyRps, postgresProxyRps] = await rounds(both, '/app');
   await Promise.all([sqliteServer.stop(), postgresServer.stop()]);
+  app.close();
   console.log('\n## SQLite (embedded) and PostgreSQL (shared), one replica each');
   console.log('| | SQLite | PostgreSQL | ratio |');
   console.log('| --- | --- | --- | --- |');
   const row = (name, s, p, digits = 1) => console.log(`| ${name} | ${fmt(s, digits)} | ${fmt(p, digits)} | ${fmt(p / s, 2)}× |`);
   row('verify req/s (autocannon, 16 connections, median of 5 interleaved 3 s rounds)', sqliteRps, postgresRps, 0);
+  row('proxy req/s (the same)', sqliteProxyRps, postgresProxyRps, 0);
   row('login p50 ms', percentile(sqlite.logins, 50), percentile(postgres.logins, 50));
   row('login p99 ms', percentile(sqlite.logins, 99), percentile(postgres.logins, 99));
   row('refresh p50 ms', percentile(sqlite.refreshes, 50), percentile(postgres.refreshes, 50), 2);

@@ -5,8 +5,9 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { postJson, registerUser, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
+import { PASSWORD, postJson, registerUser, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
 import { createDatabase, dropDatabase, postgres } from '../helpers/postgres.js';
+import { openSqlStore } from '../../src/store/sql-store.js';
 
 /** Polls until `check` holds, or fails after `ms`. */
 async function until(check: () => boolean | Promise<boolean>, ms: number): Promise<void> {
@@ -18,6 +19,22 @@ async function until(check: () => boolean | Promise<boolean>, ms: number): Promi
 }
 
 const userinfo = (gate: TestGatehouse, token: string) => fetch(`${gate.url}/_auth/userinfo`, { headers: { authorization: `Bearer ${token}` } });
+
+describe.runIf(postgres.available)('a PostgreSQL URL', () => {
+  it('honours sslmode: require refuses a server without TLS, disable connects', async () => {
+    const url = await createDatabase();
+    try {
+      const secure = await openSqlStore(`${url}?sslmode=require`);
+      await expect(secure.ping()).rejects.toThrow(/SSL/i);
+      await secure.close();
+      const plain = await openSqlStore(`${url}?sslmode=disable`);
+      await plain.ping();
+      await plain.close();
+    } finally {
+      await dropDatabase(url);
+    }
+  });
+});
 
 describe.runIf(postgres.available)('two replicas on one PostgreSQL database', () => {
   let url: string;
@@ -42,6 +59,21 @@ describe.runIf(postgres.available)('two replicas on one PostgreSQL database', ()
     a.clock.advance(11_000);
     // Presented again after refresh_grace, on the other replica: theft, the session ends.
     expect((await postJson(`${a.url}/_auth/refresh`, { refresh_token: user.refresh_token })).status).toBe(401);
+  });
+
+  it('holds the guess limit across replicas: of 30 wrong passwords sent to both at once, at most max_retries are checked', async () => {
+    const user = await registerUser(a);
+    const checks = [vi.spyOn(a.services.passwords, 'verify'), vi.spyOn(b.services.passwords, 'verify')];
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        postJson(`${(i % 2 ? a : b).url}/_auth/login`, { username: user.username, password: `wrong password ${i}` }, { 'x-forwarded-for': `198.51.100.${i + 1}` }),
+      ),
+    );
+    expect(answers.map((res) => res.status)).toEqual(Array(30).fill(401));
+    expect(checks.reduce((sum, spy) => sum + spy.mock.calls.length, 0)).toBeLessThanOrEqual(5);
+    // The right password is refused too now, on either replica: the account is banned.
+    expect((await postJson(`${a.url}/_auth/login`, { username: user.username, password: PASSWORD })).status).toBe(401);
+    checks.forEach((spy) => spy.mockRestore());
   });
 
   it('tells the other replica of a logout-all as it commits (NOTIFY), not by its periodic read', async () => {
