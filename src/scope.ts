@@ -26,8 +26,9 @@ const CSP_BASE =
 export class Scope {
   #url: URL | undefined;
   #caller: Caller | undefined;
-  readonly #cookies: string[] = [];
-  readonly #headers: OutgoingHttpHeaders = {};
+  // Made on first use: verify and proxy, the hot paths, mostly never set one.
+  #cookies: string[] | undefined;
+  #headers: OutgoingHttpHeaders | undefined;
 
   constructor(
     readonly req: IncomingMessage,
@@ -60,11 +61,11 @@ export class Scope {
 
   /** Adds a Set-Cookie line to whatever this request answers. */
   setCookie(line: string | undefined): void {
-    if (line) this.#cookies.push(line);
+    if (line) (this.#cookies ??= []).push(line);
   }
 
   setHeader(name: string, value: string): void {
-    this.#headers[name] = value;
+    (this.#headers ??= {})[name] = value;
   }
 
   json(status: number, body: unknown): void {
@@ -116,7 +117,7 @@ export class Scope {
 
   #write(status: number, headers: OutgoingHttpHeaders, body?: string | Buffer): void {
     const all: OutgoingHttpHeaders = { ...this.services.answerHeaders, ...this.#headers, ...headers };
-    if (this.#cookies.length > 0) all['set-cookie'] = this.#cookies;
+    if (this.#cookies) all['set-cookie'] = this.#cookies;
     this.res.writeHead(status, all);
     this.res.end(body);
   }
