@@ -1,9 +1,10 @@
 /**
- * Forward-auth through real reverse proxies: nginx 1.22 (auth_request) and Caddy
- * 2.6 (forward_auth), configured from the examples in deploy/, in front of an
- * echo application, asking an in-process gatehouse whose clock the tests move.
+ * Forward-auth through real reverse proxies: nginx 1.22 (auth_request), Caddy
+ * 2.6 (forward_auth) and HAProxy 2.6 (a Lua action), configured from the
+ * examples in deploy/, in front of an echo application, asking an in-process
+ * gatehouse whose clock the tests move.
  *
- * What the proxies were observed to do (nginx 1.22.1, Caddy 2.6.2, Debian 12):
+ * What the proxies were observed to do (nginx 1.22.1, Caddy 2.6.2, HAProxy 2.6.12, Debian 12):
  * - nginx: the auth subrequest is a GET without body; the original URL and method
  *   reach gatehouse only as X-Original-URL / X-Original-Method. A renewal rides on
  *   the application's own answer as the single Set-Cookie gatehouse puts on its 200
@@ -34,14 +35,22 @@
  *   `{http.reverse_proxy.header.X-Auth-Groups}`. gatehouse's 400 reaches the browser as is.
  *   The verify call of a WebSocket handshake carries the client's Connection: Upgrade
  *   and Upgrade: websocket; once it is answered, reverse_proxy tunnels without more config.
- * - Both pass the whole Cookie header, gatehouse_session included, to the application
+ * - HAProxy (deploy/haproxy: a Lua action on core.httpclient): the check carries
+ *   exactly the headers the Lua gives it, so X-Forwarded-* are set from the real request and
+ *   a client's never arrive. Header names reach Lua in lower case, and del-header ignores case.
+ *   Every non-2xx answer is replied as is, every Set-Cookie included: a renewal is the same
+ *   307-then-200 as behind Caddy. An unreachable gatehouse comes back from the HTTP client as
+ *   its own 503. A Lua runtime error in an http-request action is logged and the next rule
+ *   runs, i.e. the request would pass: the example denies whatever gatehouse did not allow.
+ *   A boolean sample fetch (ssl_fc) is 0 or 1 in Lua, and 0 is true there.
+ * - All three pass the whole Cookie header, gatehouse_session included, to the application
  *   (unlike proxy mode, which strips it).
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { PASSWORD, registerUser, startTestGatehouse, uniqueName, type TestGatehouse } from '../helpers/gatehouse.js';
-import { caddyPeer, nginxPeer, startCaddyFromExample, startEcho, startNginxFromExample, freePort, type Echo, type Echoed, type RunningProxy, type Wiring } from '../helpers/proxies.js';
+import { caddyPeer, haproxyPeer, nginxPeer, startCaddyFromExample, startEcho, startHaproxyFromExample, startNginxFromExample, freePort, type Echo, type Echoed, type RunningProxy, type Wiring } from '../helpers/proxies.js';
 
 const MIN = 60_000;
 /** Past trust_window (5m): the access token in the cookie has expired. */
@@ -64,6 +73,13 @@ const PROXIES = [
     /** 307 from gatehouse with the new cookie, then the app's answer. */
     renewalHops: [307, 200],
   },
+  {
+    name: 'HAProxy',
+    peer: haproxyPeer(),
+    start: startHaproxyFromExample,
+    /** As Caddy: the Lua action replies with gatehouse's 307 and its cookie, then the app answers. */
+    renewalHops: [307, 200],
+  },
 ] satisfies { name: string; peer: { available: boolean }; start: (w: Wiring) => Promise<RunningProxy>; renewalHops: number[] }[];
 
 const NAVIGATE = { 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
@@ -72,6 +88,9 @@ const SPOOFED = 'spoofed-admin';
 const SPOOFED_HEADERS = {
   'X-Auth-User': SPOOFED,
   'X-Auth-Groups': SPOOFED,
+  // Header names are case-insensitive: a proxy that replaces only its own spelling lets these through.
+  'x-AUTH-user-ID': SPOOFED,
+  'X-AUTH-EMAIL': SPOOFED,
   x_auth_user: SPOOFED,
   'X-Forwarded-User': SPOOFED,
   'Remote-User': SPOOFED,
@@ -494,5 +513,67 @@ describe.each(PROXIES)('behind $name', ({ name, peer, start, renewalHops }) => {
         expect(appRequestsFor('/live/stranger')).toBe(0);
       });
     });
+  });
+});
+
+describe.each(PROXIES)('behind $name, with gatehouse down', ({ name, peer, start }) => {
+  describe.runIf(peer.available)(`${name} with the deploy example's configuration`, () => {
+    let echo: Echo;
+    let proxy: RunningProxy;
+
+    beforeAll(async () => {
+      echo = await startEcho();
+      // Nobody listens where gatehouse should be.
+      proxy = await start({ port: await freePort(), gatehouse: `127.0.0.1:${await freePort()}`, app: new URL(echo.url).host });
+    });
+    afterAll(async () => {
+      await proxy?.stop();
+      await echo?.close();
+    });
+
+    it.each([
+      ['a page', '/app/page', NAVIGATE],
+      ['an API call', '/api/items', FETCH],
+      ['a public path, which nobody is there to call public', '/public/about', NAVIGATE],
+      ['a request with identity headers of its own', '/app/page', { ...FETCH, ...SPOOFED_HEADERS }],
+    ])('refuses %s with a 5xx or 401, never passing it to the application', async (_, path, headers) => {
+      const res = await send(`${proxy.url}${path}`, { headers });
+      expect(res.status === 401 || res.status >= 500, `${res.status} ${res.body.slice(0, 200)}`).toBe(true);
+      expect(echo.seen).toEqual([]);
+    });
+  });
+});
+
+describe.runIf(PROXIES.find((proxy) => proxy.name === 'HAProxy')!.peer.available)('behind HAProxy, with a Lua action that fails', () => {
+  let echo: Echo;
+  let gate: TestGatehouse;
+  let proxy: RunningProxy;
+
+  beforeAll(async () => {
+    echo = await startEcho();
+    const port = await freePort();
+    gate = await startTestGatehouse({ public_url: `http://127.0.0.1:${port}`, public_paths: '/public' });
+    // HAProxy logs a Lua runtime error and goes on with the next rule: the configuration must refuse.
+    const broken = `core.register_action('gatehouse_auth', { 'http-req' }, function(txn, gatehouse) error('unreachable: ' .. gatehouse) end, 1)\n`;
+    proxy = await startHaproxyFromExample({ port, gatehouse: gate.address, app: new URL(echo.url).host }, broken);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await gate?.close();
+    await echo?.close();
+  });
+
+  it.each([
+    ['a page', '/app/page', NAVIGATE],
+    ['an API call', '/api/items', FETCH],
+    ['a public path', '/public/about', NAVIGATE],
+  ])('refuses %s with 500, never passing it to the application', async (_, path, headers) => {
+    const res = await send(`${proxy.url}${path}`, { headers });
+    expect(res.status, proxy.log()).toBe(500);
+    expect(echo.seen).toEqual([]);
+  });
+
+  it('still serves gatehouse\'s own pages', async () => {
+    expect((await send(`${proxy.url}/_auth/login`, { headers: NAVIGATE })).status).toBe(200);
   });
 });

@@ -1,9 +1,9 @@
 /**
- * Real reverse proxies in front of gatehouse: nginx (auth_request) and Caddy
- * (forward_auth), each on 127.0.0.1 with a free port and its whole state in a
- * temporary folder, started and stopped by PID. Their configurations are the
- * operator examples in deploy/, with the placeholders replaced, so the tests
- * exercise exactly what the project ships.
+ * Real reverse proxies in front of gatehouse: nginx (auth_request), Caddy
+ * (forward_auth) and HAProxy (a Lua action), each on 127.0.0.1 with a free
+ * port and its whole state in a temporary folder, started and stopped by PID.
+ * Their configurations are the operator examples in deploy/, with the
+ * placeholders replaced, so the tests exercise exactly what the project ships.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +18,7 @@ import { ROOT } from './process.js';
 
 export const nginxPeer = (): Peer => peer('nginx', () => spawnSync('nginx', ['-v']).status === 0, 'apt-get install -y nginx');
 export const caddyPeer = (): Peer => peer('caddy', () => spawnSync('caddy', ['version']).status === 0, 'apt-get install -y caddy');
+export const haproxyPeer = (): Peer => peer('haproxy', () => spawnSync('haproxy', ['-v']).status === 0, 'apt-get install -y haproxy');
 
 /** A port nobody listens on right now (the proxy binds it a moment later). */
 export async function freePort(): Promise<number> {
@@ -167,6 +168,24 @@ export async function startCaddy(site: string, port: number): Promise<RunningPro
   return running('caddy', child, port, dir, log, 'SIGTERM');
 }
 
+/**
+ * HAProxy in the foreground (-db), its pid file in a temp folder; `config` makes the whole
+ * haproxy.cfg given where `lua` (the file its lua-load names) was written.
+ */
+export async function startHaproxy(config: (luaPath: string) => string, lua: string, port: number): Promise<RunningProxy> {
+  const dir = tempFolder('haproxy');
+  const luaPath = join(dir, 'gatehouse.lua');
+  writeFileSync(luaPath, lua);
+  writeFileSync(join(dir, 'haproxy.cfg'), config(luaPath));
+  let output = '';
+  const child = spawn('haproxy', ['-db', '-f', join(dir, 'haproxy.cfg'), '-p', join(dir, 'haproxy.pid')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const log = () => output;
+  // SIGTERM: stop at once (SIGUSR1 would wait for open WebSockets to end).
+  return running('haproxy', child, port, dir, log, 'SIGTERM');
+}
+
 function readQuietly(path: string): string {
   try {
     return readFileSync(path, 'utf8');
@@ -244,6 +263,23 @@ export const startNginxFromExample = (w: Wiring) =>
       ['listen 80;', `listen 127.0.0.1:${w.port};`],
       ['https://app.example.com', `http://127.0.0.1:${w.port}`],
     ]),
+    w.port,
+  );
+
+/**
+ * deploy/haproxy/gatehouse.cfg and the Lua beside it, pointed at a test gatehouse and
+ * application; `lua` replaces the example's Lua (to see what the configuration does when it fails).
+ */
+export const startHaproxyFromExample = (w: Wiring, lua = readFileSync(join(ROOT, 'deploy/haproxy/gatehouse.lua'), 'utf8')) =>
+  startHaproxy(
+    (luaPath) =>
+      fromDeployExample('deploy/haproxy/gatehouse.cfg', [
+        ['gatehouse:4180', w.gatehouse],
+        ['app:8080', w.app],
+        ['bind :80', `bind 127.0.0.1:${w.port}`],
+        ['/etc/haproxy/gatehouse.lua', luaPath],
+      ]),
+    lua,
     w.port,
   );
 
