@@ -1,6 +1,9 @@
 -- HAProxy 2.6: gatehouse's forward-auth as an http-request action, on HAProxy's built-in
 -- HTTP client (core.httpclient): no Lua library to install. Loaded by gatehouse.cfg:
---   http-request lua.gatehouse_auth gatehouse:4180
+--   http-request lua.gatehouse_auth gatehouse
+-- where gatehouse is the backend in front of gatehouse's own pages. The check goes to the
+-- address HAProxy resolved for a server of that backend (as HAProxy resolves names, /etc/hosts
+-- included), not to a name: the HTTP client would need DNS for it, at every request.
 --
 -- For every request it asks GET /_auth/verify with X-Forwarded-Method, -Proto, -Host and -Uri
 -- taken from the real request (any a client sent are replaced), plus the client's own headers
@@ -78,10 +81,21 @@ local function unavailable(txn)
   txn:done(reply)
 end
 
-core.register_action('gatehouse_auth', { 'http-req' }, function(txn, gatehouse)
+-- http://address/_auth/verify for one server of the backend, chosen at random.
+local function verify_url(backend)
+  local addresses = {}
+  for _, server in pairs(core.backends[backend].servers) do addresses[#addresses + 1] = server:get_addr() end
+  local address = addresses[math.random(#addresses)]
+  local host, port = address:match('^(.*):(%d+)$')
+  -- An IPv6 address goes in brackets in a URL.
+  if host:find(':', 1, true) then address = '[' .. host .. ']:' .. port end
+  return 'http://' .. address .. '/_auth/verify'
+end
+
+core.register_action('gatehouse_auth', { 'http-req' }, function(txn, backend)
   for _, name in ipairs(IDENTITY) do txn.http:req_del_header(name) end
   local ok, answer = pcall(function()
-    return core.httpclient():get({ url = 'http://' .. gatehouse .. '/_auth/verify', headers = check_headers(txn), timeout = 10000 })
+    return core.httpclient():get({ url = verify_url(backend), headers = check_headers(txn), timeout = 10000 })
   end)
   if not ok or not answer or not answer.status or answer.status == 0 then return unavailable(txn) end
   if answer.status == 200 then return allow(txn, answer) end

@@ -40,7 +40,8 @@
  *   a client's never arrive. Header names reach Lua in lower case, and del-header ignores case.
  *   Every non-2xx answer is replied as is, every Set-Cookie included: a renewal is the same
  *   307-then-200 as behind Caddy. An unreachable gatehouse comes back from the HTTP client as
- *   its own 503. A Lua runtime error in an http-request action is logged and the next rule
+ *   its own 503; it resolves a host name only by DNS (not /etc/hosts), so the Lua asks the
+ *   address HAProxy resolved for the gatehouse backend's server. A Lua runtime error in an http-request action is logged and the next rule
  *   runs, i.e. the request would pass: the example denies whatever gatehouse did not allow.
  *   A boolean sample fetch (ssl_fc) is 0 or 1 in Lua, and 0 is true there.
  * - All three pass the whole Cookie header, gatehouse_session included, to the application
