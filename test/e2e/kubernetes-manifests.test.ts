@@ -279,12 +279,22 @@ describe('the Traefik examples', () => {
   // deploy/traefik/ holds file-provider configuration, not Kubernetes objects: its
   // forwardAuth is checked against the same Traefik v3 schema as the CRD's.
   it.each(traefikFiles.map((d) => [d.file, d] as const))('%s lists all four identity headers in every forwardAuth', (_, d) => {
-    const forwardAuths = Object.values(d.obj['http']['middlewares'] as Obj).map((m) => (m as Obj)['forwardAuth'] as Obj);
+    const forwardAuths = Object.values(d.obj['http']['middlewares'] as Obj).flatMap((m) => (m as Obj)['forwardAuth'] ?? []) as Obj[];
     expect(forwardAuths.length).toBeGreaterThan(0);
     for (const forwardAuth of forwardAuths) {
       expect(() => new ForwardAuth(forwardAuth).validate()).not.toThrow();
       expect(unknownFields(forwardAuth, FIELDS.forwardAuth)).toEqual([]);
       expect(lower(forwardAuth['authResponseHeaders'])).toEqual(expect.arrayContaining(IDENTITY));
+    }
+  });
+
+  it.each(traefikFiles.map((d) => [d.file, d] as const))('%s puts every app router behind forwardAuth and /_auth/ in front of it', (_, d) => {
+    const middlewares = d.obj['http']['middlewares'] as Obj;
+    for (const router of Object.values(d.obj['http']['routers'] as Obj) as Obj[]) {
+      const toGatehouse = router['service'] === 'gatehouse';
+      const guarded = ((router['middlewares'] ?? []) as string[]).some((name) => middlewares[name]?.['forwardAuth']);
+      expect(guarded, router['rule']).toBe(!toGatehouse);
+      if (toGatehouse) expect(router['rule']).toContain('PathPrefix(`/_auth/`)');
     }
   });
 });
