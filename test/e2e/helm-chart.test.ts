@@ -37,7 +37,7 @@ const MODELS: Record<string, new (data: never) => { validate(): void }> = {
 const SERVICE_MONITOR = 'monitoring.coreos.com/v1 ServiceMonitor';
 
 const HELM = process.env['HELM'] ?? join(ROOT, '.tools', 'helm');
-const helm = peer(HELM, () => spawnSync(HELM, ['version', '--short']).status === 0, 'scripts/install-helm.sh .tools');
+const helm = peer(`helm (${HELM})`, () => spawnSync(HELM, ['version', '--short']).status === 0, 'scripts/install-helm.sh .tools');
 const CHART = join(ROOT, 'helm', 'gatehouse');
 const CI_VALUES = readdirSync(join(CHART, 'ci')).filter((name) => name.endsWith('.yaml')).map((name) => `ci/${name}`);
 const POSTGRESQL = 'ci/postgresql-values.yaml';
