@@ -28,7 +28,7 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
   const router = createRouter();
   const publicOrigin = new URL(services.config.public_url).origin;
 
-  const verifyRoute = router.find('GET', VERIFY_PATH);
+  const verifyRoute = router.find('GET', VERIFY_PATH)?.route;
 
   /** The route for a request; 400/404/405/403 when there is none it may take. */
   function route(scope: Scope): Route {
@@ -38,15 +38,16 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
     if (path === VERIFY_PATH && verifyRoute && (req.method === 'GET' || req.method === 'HEAD')) return verifyRoute;
     // gatehouse's own paths are served only as written canonically: /_auth/../admin is nobody's path.
     if (/[.%\\]|\/\//.test(path) && judgedPath(path) !== path) throw fail('ambiguous_path');
-    const found = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
-    if (!found) {
+    const match = router.find(req.method === 'HEAD' ? 'GET' : req.method, path);
+    if (!match) {
       const methods = router.allowedMethods(path);
       if (!methods) throw fail('not_found');
       scope.setHeader('allow', methods);
       throw fail('method_not_allowed', `${req.method} is not allowed here.`);
     }
-    if (UNSAFE_METHODS.has(found.method) && !sameOrigin(req, publicOrigin)) throw fail('origin_forbidden');
-    return found;
+    if (UNSAFE_METHODS.has(match.route.method) && !sameOrigin(req, publicOrigin)) throw fail('origin_forbidden');
+    scope.params = match.params;
+    return match.route;
   }
 
   /** Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count. */

@@ -25,12 +25,16 @@ import {
   verifyEmail,
 } from './handlers/mail-links.js';
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
-import type { Handler } from './scope.js';
+import { NO_PARAMS, type Handler } from './scope.js';
 import { recentlySignedIn, signedIn } from './handlers/common.js';
 
 export interface Route {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Exact, or with `prefix`, everything under it (the rest is the handler's to read). */
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /**
+   * Exact; or a template whose `{name}` segments match one non-empty segment each
+   * (in `scope.params`, decoded); or, with `prefix`, everything under it (the rest is
+   * the handler's to read). Templates are what the metrics and the API description name.
+   */
   path: string;
   prefix?: true;
   /** Steps that run before the handler, in order; any of them may refuse the request. */
@@ -69,39 +73,82 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/webauthn/login/options', handler: passkeyLoginOptions },
   { method: 'POST', path: '/_auth/webauthn/login/verify', handler: passkeyLogin },
   { method: 'GET', path: '/_auth/webauthn/credentials', before: [signedIn], handler: listPasskeys },
-  { method: 'PATCH', path: '/_auth/webauthn/credentials/', prefix: true, before: [signedIn], handler: renamePasskey },
-  { method: 'DELETE', path: '/_auth/webauthn/credentials/', prefix: true, before: [signedIn], handler: deletePasskey },
+  { method: 'PATCH', path: '/_auth/webauthn/credentials/{id}', before: [signedIn], handler: renamePasskey },
+  { method: 'DELETE', path: '/_auth/webauthn/credentials/{id}', before: [signedIn], handler: deletePasskey },
   { method: 'GET', path: '/_auth/account', handler: showAccountPage },
   { method: 'PATCH', path: '/_auth/account', before: [signedIn], handler: updateAccount },
   { method: 'DELETE', path: '/_auth/account', before: [signedIn], handler: deleteAccount },
   { method: 'POST', path: '/_auth/account/password', before: [signedIn], handler: changeOwnPassword },
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
-  { method: 'DELETE', path: '/_auth/account/sessions/', prefix: true, before: [signedIn], handler: endOwnSession },
+  { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 
+export interface Match {
+  route: Route;
+  /** The `{name}` segments of a template route, percent-decoded. */
+  params: Readonly<Record<string, string>>;
+}
+
 export interface Router {
-  find(method: string | undefined, path: string): Route | undefined;
+  find(method: string | undefined, path: string): Match | undefined;
   /** For a 405: the methods a known path does allow. */
   allowedMethods(path: string): string | undefined;
 }
 
+interface Template {
+  route: Route;
+  segments: readonly string[];
+}
+
 export function createRouter(table: readonly Route[] = routes): Router {
   // By path, then method: a key built per request ("GET /_auth/verify") is a new string to hash every time.
-  const exact = new Map<string, Map<string, Route>>();
-  for (const route of table.filter((candidate) => !candidate.prefix)) {
-    exact.set(route.path, (exact.get(route.path) ?? new Map()).set(route.method, route));
-  }
-  const prefixed = table.filter((route) => route.prefix);
+  const exact = new Map<string, Map<string, Match>>();
+  const templates: Template[] = [];
+  const prefixed: Route[] = [];
   const allowed = new Map<string, string>();
   for (const route of table) {
+    if (route.prefix) prefixed.push(route);
+    else if (route.path.includes('{')) templates.push({ route, segments: route.path.split('/') });
+    else exact.set(route.path, (exact.get(route.path) ?? new Map()).set(route.method, { route, params: NO_PARAMS }));
     const methods = route.method === 'GET' ? 'GET, HEAD' : route.method;
     allowed.set(route.path, allowed.has(route.path) ? `${allowed.get(route.path)}, ${methods}` : methods);
   }
+
+  /** The path as the table names it: itself, or the template it fills. */
+  const templateOf = (path: string) => (allowed.has(path) ? path : templates.find((template) => fill(template, path))?.route.path);
+
   return {
-    find: (method, path) =>
-      exact.get(path)?.get(method ?? '') ??
-      prefixed.find((route) => route.method === method && path.startsWith(route.path) && path.length > route.path.length),
-    allowedMethods: (path) => allowed.get(path),
+    find(method, path) {
+      const match = exact.get(path)?.get(method ?? '');
+      if (match) return match;
+      for (const template of templates) {
+        if (template.route.method !== method) continue;
+        const params = fill(template, path);
+        if (params) return { route: template.route, params };
+      }
+      const route = prefixed.find((candidate) => candidate.method === method && path.startsWith(candidate.path) && path.length > candidate.path.length);
+      return route && { route, params: NO_PARAMS };
+    },
+    allowedMethods: (path) => {
+      const named = templateOf(path);
+      return named === undefined ? undefined : allowed.get(named);
+    },
   };
+}
+
+/** The template's parameters taken from `path`, or undefined when it does not fit. */
+function fill({ segments }: Template, path: string): Record<string, string> | undefined {
+  const parts = path.split('/');
+  if (parts.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i++) {
+    const segment = segments[i]!;
+    const part = parts[i]!;
+    if (segment.startsWith('{')) {
+      if (part === '') return undefined;
+      params[segment.slice(1, -1)] = decodeURIComponent(part);
+    } else if (segment !== part) return undefined;
+  }
+  return params;
 }

@@ -20,11 +20,15 @@ export interface Caller {
   sessionId: string;
 }
 
+export const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 const CSP_BASE =
   "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export class Scope {
   #url: URL | undefined;
+  /** The `{name}` segments of the route's path template. */
+  params: Readonly<Record<string, string>> = NO_PARAMS;
   #caller: Caller | undefined;
   // Made on first use: verify and proxy, the hot paths, mostly never set one.
   #cookies: string[] | undefined;

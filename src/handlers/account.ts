@@ -101,7 +101,7 @@ export async function listOwnSessions(scope: Scope): Promise<void> {
 /** DELETE /_auth/account/sessions/{id}: only the caller's own. */
 export async function endOwnSession(scope: Scope): Promise<void> {
   const { user } = scope.caller;
-  const id = decodeURIComponent(scope.url.pathname.slice('/_auth/account/sessions/'.length));
+  const id = scope.params['id']!;
   const session = await scope.services.store.findSession(id);
   if (!session || session.userId !== user.id || session.revokedAt !== null) throw fail('not_found');
   await scope.services.sessions.end(id, 'ended_by_user');

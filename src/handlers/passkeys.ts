@@ -45,7 +45,7 @@ export async function listPasskeys(scope: Scope): Promise<void> {
   });
 }
 
-const credentialId = (scope: Scope) => decodeURIComponent(scope.url.pathname.slice('/_auth/webauthn/credentials/'.length));
+const credentialId = (scope: Scope) => scope.params['id']!;
 
 export async function renamePasskey(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
