@@ -41,6 +41,11 @@ const OPTIONS = {
   email: { type: 'string' as const },
   user: { type: 'string' as const },
   admin: { type: 'boolean' as const },
+  group: { type: 'string' as const, multiple: true },
+  ttl: { type: 'string' as const },
+  id: { type: 'string' as const },
+  type: { type: 'string' as const },
+  since: { type: 'string' as const },
   'no-migrate': { type: 'boolean' as const },
   from: { type: 'string' as const },
   to: { type: 'string' as const },
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return values.help ? 0 : 2;
   }
-  const { email, user, admin, help: _help, 'no-migrate': noMigrate, from, to, ...configFlags } = values;
+  const { email, user, admin, group, ttl, id, type, since, help: _help, 'no-migrate': noMigrate, from, to, ...configFlags } = values;
   const { config, errors, warnings } = loadConfig({
     flags: configFlags as Record<string, string>,
     env: process.env,
@@ -75,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'db copy') return copy(from, to);
   const services = await openServices(config);
   try {
-    return await runTask(services, positionals, { email, user, admin: admin ?? false });
+    return await runTask(services, positionals, { email, user, admin: admin ?? false, groups: [group ?? []].flat(), ttl, id, type, since });
   } finally {
     await services.store.close();
   }
@@ -140,6 +145,12 @@ interface TaskFlags {
   email?: string;
   user?: string;
   admin: boolean;
+  /** Every --group given. */
+  groups: string[];
+  ttl?: string;
+  id?: string;
+  type?: string;
+  since?: string;
 }
 
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {

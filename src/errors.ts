@@ -74,7 +74,8 @@ export const ERRORS = catalogue({
   reauthentication_required: { status: 403, message: 'Please sign in again first.' },
   invalid_token: { status: 400, message: 'This link is invalid, expired or already used.' },
 
-  // Administration (CLI)
+  // Administration
+  admin_required: { status: 403, message: 'Only administrators may do this.' },
   user_not_found: { status: 404, message: 'There is no such user.' },
 });
 

@@ -23,6 +23,7 @@ import type { Store } from './store/types.js';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
 import { answerHeaders } from './http.js';
+import { AuditLog } from './audit.js';
 
 export interface Services {
   config: Config;
@@ -30,6 +31,7 @@ export interface Services {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  audit: AuditLog;
   keys: KeyRing;
   tokens: AccessTokens;
   verifiedTokens: VerifiedTokens;
@@ -71,5 +73,6 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  return { ...base, answerHeaders: answerHeaders(config), keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  const audit = new AuditLog(log);
+  return { ...base, answerHeaders: answerHeaders(config), audit, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

@@ -38,6 +38,12 @@ export async function signedIn(scope: Scope): Promise<void> {
   scope.caller = caller;
 }
 
+/** Route step: a signed-in member of `admins` (SPEC section 11); 401 for strangers, 403 for everyone else. */
+export async function signedInAdmin(scope: Scope): Promise<void> {
+  await signedIn(scope);
+  if (!scope.caller.user.groups.includes('admins')) throw fail('admin_required');
+}
+
 /**
  * Route step: a caller who signed in within the last ten minutes. Adding a passkey
  * or an authenticator app would otherwise let a stolen session outlast a password reset.
