@@ -23,15 +23,20 @@ const STYLE = `
   code.codes{display:block;white-space:pre;font-size:1rem;line-height:1.6}
   .error{background:#fdecec;color:#8a1c1c;border:1px solid #f3b8b8;padding:.6rem .8rem;border-radius:8px}
   p.alt{margin:1.25rem 0 0;text-align:center}
+  main.wide{width:min(100% - 2rem,64rem)}
+  table{width:100%;border-collapse:collapse;margin:.5rem 0}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d8dce3;vertical-align:middle}
+  form.inline{display:inline-flex;gap:.5rem;align-items:center;margin:.25rem .5rem .25rem 0}form.inline label{margin:0;font-weight:400}form.inline input:not([type=checkbox]){width:auto}
+  form.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}form.row input,form.row select{width:auto}form.row button{width:auto;margin:0}
+  select{padding:.55rem;font:inherit;border:1px solid #b8bec8;border-radius:8px}h3{font-size:1rem;margin:1.25rem 0 .25rem}
   @media (prefers-color-scheme:dark){body{background:#15171b;color:#e7e9ee}main{background:#1f2228}input{background:#15171b;color:inherit;border-color:#4a505c}}`;
 
-/** `passkeys` loads gatehouse's own passkey script (no inline scripts anywhere). */
-function layout(title: string, nonce: string, body: string, passkeys = false): string {
+/** `passkeys` loads gatehouse's own page script (no inline scripts anywhere); `wide` makes room for tables. */
+export function layout(title: string, nonce: string, body: string, { passkeys = false, wide = false } = {}): string {
   const script = passkeys ? '<script type="module" src="/_auth/assets/pages.js"></script>' : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${escapeHtml(title)}</title><style nonce="${nonce}">${STYLE}</style>${script}</head>
-<body><main>${body}</main></body></html>`;
+<body><main${wide ? ' class="wide"' : ''}>${body}</main></body></html>`;
 }
 
 const errorBox = (error?: string) => (error ? `<p class="error" role="alert" id="form-error">${escapeHtml(error)}</p>` : '');
@@ -47,7 +52,7 @@ export interface FormPageInput {
   registrationOpen: boolean;
 }
 
-const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
+export const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
 
 export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
@@ -65,7 +70,7 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>${passkey}${more}${register}`,
-    true,
+    { passkeys: true },
   );
 }
 
@@ -102,7 +107,7 @@ export function mfaPage({ nonce, csrf, methods, error }: { nonce: string; csrf: 
   const passkey = methods.includes('webauthn')
     ? `<button type="button" id="passkey-mfa" data-mfa="1">Use a passkey</button><p class="error" role="alert" id="passkey-error" hidden></p>`
     : '';
-  return layout('Second step', nonce, `<h1>One more step</h1>${errorBox(error)}${totp}${passkey}`, methods.includes('webauthn'));
+  return layout('Second step', nonce, `<h1>One more step</h1>${errorBox(error)}${totp}${passkey}`, { passkeys: methods.includes('webauthn') });
 }
 
 export function emailRequestPage(p: { nonce: string; csrf: string; action: string; title: string; button: string; rd?: string }): string {
@@ -192,7 +197,7 @@ ${s.id === currentSession ? '' : `<button type="button" data-end-session="${esca
 <section><h2>Sessions</h2><ul class="items">${ownSessions}</ul></section>
 <section><h2>Delete account</h2><form data-action="delete"><label for="delete-password">Password</label><input id="delete-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Delete my account</button></form></section>
 <form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit" class="secondary">Sign out</button></form>`,
-    true,
+    { passkeys: true },
   );
 }
 
