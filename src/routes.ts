@@ -10,6 +10,7 @@ import { login, showLoginPage } from './handlers/login.js';
 import { register, showRegisterPage } from './handlers/register.js';
 import { home, jwks, logout, refresh, userinfo } from './handlers/session.js';
 import { verify } from './handlers/verify.js';
+import { showForbiddenPage } from './handlers/gate-answers.js';
 import { changeOwnPassword, deleteAccount, endOwnSession, listOwnSessions, showAccountPage, updateAccount } from './handlers/account.js';
 import { serveAsset } from './handlers/assets.js';
 import { openApi } from './handlers/openapi.js';
@@ -55,6 +56,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/_auth/jwks.json', handler: jwks },
   { method: 'GET', path: '/_auth/openapi.json', handler: openApi },
   { method: 'GET', path: '/_auth/verify', handler: verify },
+  { method: 'GET', path: '/_auth/forbidden', handler: showForbiddenPage },
   { method: 'GET', path: '/_auth/mfa', handler: showMfaPage },
   { method: 'POST', path: '/_auth/mfa/totp', handler: mfaTotp },
   { method: 'POST', path: '/_auth/mfa/recovery', handler: mfaRecovery },

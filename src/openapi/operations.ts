@@ -106,7 +106,7 @@ export const OPERATIONS: Operations = {
     description: 'Ends the session of the refresh token in the body, or of the cookie or bearer token. Answers alike whether or not a session was found, and always clears the cookies.',
     session: 'optional',
     body: { schema: ref('Logout'), form: true, optional: true },
-    answers: { 204: { description: 'Signed out (JSON or an empty body).' }, 303: redirect('A form post: to the login page.') },
+    answers: { 204: { description: 'Signed out (JSON or an empty body).' }, 303: redirect('A form post: to the login page, with the form\'s `rd`.') },
     errors: ['invalid_field'],
   },
   'GET /_auth/userinfo': {
@@ -141,7 +141,10 @@ export const OPERATIONS: Operations = {
       200: { description: 'Allowed. Empty body.', headers: { 'X-Auth-User': 'The username.', 'X-Auth-User-Id': 'The stable user id: key on this.', 'X-Auth-Email': 'The confirmed address, or empty.', 'X-Auth-Groups': 'Comma-separated groups.' } },
       302: redirect('A browser navigation that is not signed in (Traefik/Caddy style): to `/_auth/login?rd=<original URL>`.'),
       307: redirect('Allowed, with a renewed session cookie: back to the original URL.'),
-      403: page('A signed-in browser navigation that the rules refuse (Traefik/Caddy style): who is signed in, and a way to switch account.'),
+      403: {
+        description: 'A signed-in browser navigation that the rules refuse (Traefik/Caddy style): who is signed in, and a way to switch account. In the nginx style, JSON, with `Location: /_auth/forbidden?rd=…` for a navigation.',
+        html: true,
+      },
     },
     errors: [
       'unauthenticated',
@@ -160,6 +163,15 @@ export const OPERATIONS: Operations = {
       'invalid_method_override',
       'duplicate_method_override',
     ],
+  },
+  'GET /_auth/forbidden': {
+    tag: 'forward-auth',
+    summary: 'The "not with this account" page, for nginx',
+    description: 'nginx `auth_request` shows its own page for a 403; the nginx example routes that 403 here (verify names this URL in `Location` for a navigation). Renders, for whoever is signed in, the page a Traefik/Caddy-style verify or proxy mode shows itself.',
+    session: 'optional',
+    query: { rd: 'The address that was refused.' },
+    answers: { 403: page('Who is signed in, that this account may not open the address, and a sign-out form that comes back to it.'), 302: redirect('Not signed in: to the login page, with `rd`.') },
+    errors: [],
   },
   'GET /_auth/mfa': {
     tag: 'second-factors',

@@ -88,7 +88,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     'rd?': rdField,
   }),
   RefreshTokenBody: fields({ 'refresh_token?': string('Or the session cookie.', { maxLength: 512 }) }),
-  Logout: fields({ 'refresh_token?': string(undefined, { maxLength: 512 }), 'all?': flag('End every session of the user.') }),
+  Logout: fields({ 'refresh_token?': string(undefined, { maxLength: 512 }), 'all?': flag('End every session of the user.'), 'rd?': string('A form: where the sign-in that follows should lead (judged safe).') }),
   SecondStep: fields({ 'mfa_token?': string('From the login answer (a form uses the cookie set by the login).'), code: string(undefined, { maxLength: 64 }) }),
   WebAuthnResponse: { type: 'object', description: 'A PublicKeyCredential serialised as JSON (WebAuthn Level 3, toJSON()).', properties: { id: string(), type: { const: 'public-key' } }, required: ['id'] },
   WebAuthnOptions: { type: 'object', description: 'PublicKeyCredential creation or request options in JSON form.', properties: { challenge: string() }, required: ['challenge'] },

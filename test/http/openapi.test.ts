@@ -183,6 +183,9 @@ describe('live answers, as the document describes them', () => {
     expect((await ask('GET', '/_auth/account', '/_auth/account', { bearer: user.access_token })).status).toBe(200);
     expect((await ask('GET', '/_auth/account', '/_auth/account')).status).toBe(302);
     await unCanonical('/_auth/account');
+    expect((await ask('GET', '/_auth/forbidden', '/_auth/forbidden?rd=/x', { bearer: user.access_token })).status).toBe(403);
+    expect((await ask('GET', '/_auth/forbidden', '/_auth/forbidden?rd=/x')).status).toBe(302);
+    await unCanonical('/_auth/forbidden');
     expect((await ask('GET', '/_auth/assets/{file}', '/_auth/assets/pages.js')).status).toBe(200);
     expect((await ask('GET', '/_auth/assets/{file}', '/_auth/assets/nothing.js')).status).toBe(404);
   });
