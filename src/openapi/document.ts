@@ -12,7 +12,7 @@ import type { Handler } from '../scope.js';
 import { OPERATIONS, type Answer, type Operation, type Operations } from './operations.js';
 import { COMPONENT_SCHEMAS, csrfField, string, type Schema } from './schemas.js';
 
-/** What each route step can answer, and that it needs a session. Every step a route uses must be here. */
+/** What each route step can answer; each needs a signed-in caller. Every step a route uses must be here. */
 const STEPS = new Map<Handler, readonly ErrorCode[]>([
   [signedIn, ['unauthenticated']],
   [recentlySignedIn, ['unauthenticated', 'reauthentication_required']],
@@ -92,14 +92,16 @@ export function errorsOf(route: Route, operation: Operation): ErrorCode[] {
 }
 
 function operationObject(route: Route, operation: Operation): Record<string, unknown> {
-  const signedIn = (route.before ?? []).length > 0 || operation.session === 'required';
+  // Every route step (STEPS) needs a signed-in caller.
+  const signedIn = (route.before ?? []).length > 0;
+  const params = parameters(route, operation);
   const notes = [operation.description, UNSAFE.has(route.method) && 'Same-origin rule and, for form posts, the CSRF token: see the description of the API.'];
   return {
     operationId: `${route.method.toLowerCase()}${route.path.replace(/[^A-Za-z0-9]+/g, '_').replace(/_$/, '')}`,
     tags: [operation.tag],
     summary: operation.summary,
     ...(notes.some(Boolean) && { description: notes.filter(Boolean).join('\n\n') }),
-    ...(parameters(route, operation).length > 0 && { parameters: parameters(route, operation) }),
+    ...(params.length > 0 && { parameters: params }),
     ...(operation.body && { requestBody: requestBody(operation.body) }),
     responses: responses(operation, errorsOf(route, operation)),
     ...(signedIn && { security: [{ session: [] }, { bearer: [] }] }),

@@ -8,7 +8,7 @@
  * steps, a body, an unsafe method): list only what this handler adds.
  */
 import type { ErrorCode } from '../errors.js';
-import { fields, object, rdField, ref, status, string, type Schema } from './schemas.js';
+import { fields, IDENTITY_HEADER_DOCS, object, rdField, ref, status, string, type Schema } from './schemas.js';
 
 export interface Answer {
   description: string;
@@ -26,8 +26,8 @@ export interface Operation {
   summary: string;
   description?: string;
   tag: string;
-  /** `required`: only a signed-in caller (the route's steps say so too); `optional`: a session is used when present. */
-  session?: 'required' | 'optional';
+  /** A session is used when present (a route with `before` steps needs one: the builder knows). */
+  session?: 'optional';
   /** Query parameters (all optional strings): name → description. */
   query?: Record<string, string>;
   /** A JSON body; with `form`, also a urlencoded form with the same fields and `csrf`; `optional` when it may be left out. */
@@ -138,7 +138,7 @@ export const OPERATIONS: Operations = {
     ].join('\n\n'),
     session: 'optional',
     answers: {
-      200: { description: 'Allowed. Empty body.', headers: { 'X-Auth-User': 'The username.', 'X-Auth-User-Id': 'The stable user id: key on this.', 'X-Auth-Email': 'The confirmed address, or empty.', 'X-Auth-Groups': 'Comma-separated groups.' } },
+      200: { description: 'Allowed. Empty body.', headers: IDENTITY_HEADER_DOCS },
       302: redirect('A browser navigation that is not signed in (Traefik/Caddy style): to `/_auth/login?rd=<original URL>`.'),
       307: redirect('Allowed, with a renewed session cookie: back to the original URL.'),
       403: {

@@ -106,7 +106,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   }),
 };
 
-/** The identity headers a 200 from /_auth/verify carries (the `x-auth` preset; `remote` names them Remote-*). */
+/** The identity headers a 200 from /_auth/verify carries (the `x-auth` preset; with `identity_headers: remote`, Remote-*). */
 export const IDENTITY_HEADER_DOCS: Record<string, string> = {
   'X-Auth-User': 'The username.',
   'X-Auth-User-Id': 'The stable user id: key on this.',
