@@ -127,6 +127,12 @@ describe('serving it', () => {
     expect(await res.json()).toEqual(apiDocument);
   });
 
+  it('answers many callers at once with the same bytes', async () => {
+    const bodies = await Promise.all(Array.from({ length: 40 }, async () => (await fetch(`${gate.url}/_auth/openapi.json`)).text()));
+    expect(new Set(bodies).size).toBe(1);
+    expect(JSON.parse(bodies[0]!)).toEqual(apiDocument);
+  });
+
   it('holds no value of the configuration', async () => {
     const text = await (await fetch(`${gate.url}/_auth/openapi.json`)).text();
     for (const secret of ['sm7p-s3cret-value', 'mail.internal.example', 'gatehouse-openapi.internal.example', 'private-openapi.example', 'staff-only-group', gate.dir]) {
