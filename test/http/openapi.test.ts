@@ -361,7 +361,7 @@ describe('live answers, as the document describes them', () => {
   });
 });
 
-describe('the checking helper', () => {
+describe('checking a live answer against the document', () => {
   it('fails on a status the document does not list', () => {
     expect(() => expectDocumented('GET', '/_auth/userinfo', { status: 418, contentType: 'application/json', body: '{}' })).toThrow(/418, which is not documented/);
   });
