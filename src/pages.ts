@@ -210,6 +210,19 @@ export function signedInPage({ nonce, csrf, username }: { nonce: string; csrf: s
   );
 }
 
+/**
+ * A signed-in user whom an access rule refuses (SPEC section 11): who is signed in, what they
+ * may not open, and a way to sign in as someone else that comes back to that address. No script.
+ */
+export function forbiddenPage({ nonce, csrf, username, address, rd }: { nonce: string; csrf: string; username: string; address: string; rd: string }): string {
+  return layout(
+    'Access denied',
+    nonce,
+    `<h1>Not with this account</h1><p>You are signed in as <strong>${escapeHtml(username)}</strong>. This account may not open <strong>${escapeHtml(address)}</strong>.</p>
+<form method="post" action="/_auth/logout">${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}"><button type="submit">Sign out and switch account</button></form>`,
+  );
+}
+
 export function messagePage({ nonce, title, message }: { nonce: string; title: string; message: string }): string {
   return layout(title, nonce, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`);
 }

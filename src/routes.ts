@@ -10,8 +10,10 @@ import { login, showLoginPage } from './handlers/login.js';
 import { register, showRegisterPage } from './handlers/register.js';
 import { home, jwks, logout, refresh, userinfo } from './handlers/session.js';
 import { verify } from './handlers/verify.js';
+import { showForbiddenPage } from './handlers/gate-answers.js';
 import { changeOwnPassword, deleteAccount, endOwnSession, listOwnSessions, showAccountPage, updateAccount } from './handlers/account.js';
 import { serveAsset } from './handlers/assets.js';
+import { openApi } from './handlers/openapi.js';
 import { deletePasskey, listPasskeys, passkeyLogin, passkeyLoginOptions, passkeyRegistrationOptions, registerPasskey, renamePasskey } from './handlers/passkeys.js';
 import {
   followMagicLink,
@@ -52,7 +54,9 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/logout', handler: logout },
   { method: 'GET', path: '/_auth/userinfo', handler: userinfo },
   { method: 'GET', path: '/_auth/jwks.json', handler: jwks },
+  { method: 'GET', path: '/_auth/openapi.json', handler: openApi },
   { method: 'GET', path: '/_auth/verify', handler: verify },
+  { method: 'GET', path: '/_auth/forbidden', handler: showForbiddenPage },
   { method: 'GET', path: '/_auth/mfa', handler: showMfaPage },
   { method: 'POST', path: '/_auth/mfa/totp', handler: mfaTotp },
   { method: 'POST', path: '/_auth/mfa/recovery', handler: mfaRecovery },

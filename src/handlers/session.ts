@@ -8,7 +8,7 @@ import { parseBody, stringField } from '../http.js';
 import { signedInPage } from '../pages.js';
 import { checkFormToken } from '../auth/csrf.js';
 import type { Scope } from '../scope.js';
-import { loginUrl, tokenBody } from './common.js';
+import { loginUrl, returnUrl, tokenBody } from './common.js';
 
 /** POST /_auth/refresh: a rotated pair for the refresh token in the body or the cookie. */
 export async function refresh(scope: Scope): Promise<void> {
@@ -23,7 +23,8 @@ export async function refresh(scope: Scope): Promise<void> {
 
 /**
  * POST /_auth/logout: ends the session named by a refresh token (body or cookie)
- * or a valid access token; `{"all":true}` ends every session of its user.
+ * or a valid access token; `{"all":true}` ends every session of its user. A form goes on to
+ * the login page, with its `rd` when it has one.
  * Answers alike whether or not a session was found, and always clears the cookies.
  */
 export async function logout(scope: Scope): Promise<void> {
@@ -37,7 +38,8 @@ export async function logout(scope: Scope): Promise<void> {
     await sessions.end(session.sessionId, 'logout');
   }
   scope.setCookie(clearedCookie(config));
-  if (kind === 'form') return scope.redirect(loginUrl('/'));
+  // The 403 page's "switch account" names where the next sign-in should lead.
+  if (kind === 'form') return scope.redirect(loginUrl(returnUrl(scope, fields['rd'])));
   scope.empty(204);
 }
 

@@ -15,11 +15,11 @@ export function verify(scope: Scope): void | Promise<void> {
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
   const decision = decideGate({ host: original.hostname, path, method: original.method, override: original.override }, scope.req.headers, scope.services);
-  const reply = (settled: GateDecision) => answer(scope, original, path + query, settled);
+  const reply = (settled: GateDecision) => answer(scope, original, path, query, settled);
   return decision instanceof Promise ? decision.then(reply) : reply(decision);
 }
 
-function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, decision: GateDecision): void {
+function answer(scope: Scope, original: OriginalRequest, path: string, query: string, decision: GateDecision): void {
   const { req, res, services } = scope;
   if (decision.outcome === 'allow') {
     if (decision.setCookie && original.style === 'forward') {
@@ -37,8 +37,13 @@ function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, d
     return void res.end();
   }
   const navigation = isNavigation(req.headers);
-  if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
-  const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, pathAndQuery))}`;
+  const rd = originalUrl(original, path + query);
+  if (decision.outcome === 'forbidden') {
+    // nginx shows its own page for a 403: its error_page fetches this one instead (deploy/nginx).
+    if (original.style === 'nginx' && navigation) scope.setHeader('location', `/_auth/forbidden?rd=${encodeURIComponent(rd)}`);
+    return answerForbidden(scope, navigation && original.style === 'forward', { claims: decision.claims, host: original.host, path, rd });
+  }
+  const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(rd)}`;
   if (original.style === 'nginx' && navigation) {
     // nginx auth_request understands only 2xx/401/403, and cannot URL-encode rd itself:
     // its error_page redirects to this Location (auth_request_set $auth_login $upstream_http_location).

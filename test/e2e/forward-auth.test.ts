@@ -17,7 +17,9 @@
  *   nginx cannot URL-encode: rd in @login is `$scheme://$http_host$request_uri`
  *   verbatim, so a query with "&" loses its tail (the query-string test fails behind
  *   nginx). auth_request_set does capture headers of a 401 answer, so a login URL that
- *   gatehouse put in a header of its 401 could be used as is. Without `always` on
+ *   gatehouse put in a header of its 401 could be used as is; likewise on a 403, where the
+ *   example's error_page 403 = @forbidden proxies to the page gatehouse names (a GET, with the
+ *   browser's cookies), so a signed-in user without the group sees whom they are signed in as. Without `always` on
  *   add_header, a renewal is lost whenever the application answers 4xx/5xx. A path
  *   gatehouse refuses with 400 (encoded "/") reaches the browser as nginx's 500.
  *   The auth subrequest never carries Upgrade. A WebSocket handshake reaches the
@@ -353,6 +355,33 @@ describe.each(PROXIES)('behind $name', ({ name, peer, start, renewalHops }) => {
         expect(appRequestsFor('/admin/users')).toBe(0);
         const allowed = await browse(`${proxy.url}/admin/users`, await signedIn(admin.username));
         expect(appSaw(allowed.final).headers['x-auth-user']).toBe(admin.username);
+      });
+
+      it('sees, on a path for a group they are not in, the page naming them, and switches account from it', async () => {
+        const jar = await signedIn(member.username);
+        const refused = await browse(`${proxy.url}/admin/settings?tab=2&sort=name`, jar);
+        expect(refused.statuses).toEqual([403]);
+        const page = refused.final;
+        expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+        expect(page.body).toContain(`You are signed in as <strong>${member.username}</strong>`);
+        expect(page.body).toContain(`This account may not open <strong>${new URL(proxy.url).host}/admin/settings</strong>`);
+        const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)?.[1];
+        const rd = /name="rd" value="([^"]+)"/.exec(page.body)?.[1];
+        expect(rd?.replaceAll('&amp;', '&')).toBe(`${proxy.url}/admin/settings?tab=2&sort=name`);
+
+        // The button: a form post through the proxy, with the CSRF cookie the page set.
+        const signedOut = await browse(`${proxy.url}/_auth/logout`, jar, { method: 'POST', body: new URLSearchParams({ csrf: csrf!, rd: rd!.replaceAll('&amp;', '&') }).toString() });
+        expect(signedOut.statuses).toEqual([303, 200]);
+        expect(signedOut.hops[0]!.headers.location).toBe(`/_auth/login?rd=${encodeURIComponent(`${proxy.url}/admin/settings?tab=2&sort=name`)}`);
+        expect(jar.session.refresh).toBe('');
+        expect(appRequestsFor('/admin/settings')).toBe(0);
+      });
+
+      it('gets the JSON 403, not the page, when the request is a fetch', async () => {
+        const jar = await signedIn(member.username);
+        const res = await send(`${proxy.url}/admin/users`, { headers: { ...FETCH, ...jar.header() } });
+        expect(res.status).toBe(403);
+        expect(JSON.parse(res.body)).toMatchObject({ error: 'forbidden' });
       });
 
       it('signs out through the proxy, and the old cookie opens nothing any more', async () => {

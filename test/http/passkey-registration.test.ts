@@ -3,31 +3,10 @@
  * which any client may send): a credential ID that an account holds already is 409
  * (SPEC section 7), never a 500, and stays with its first holder.
  */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { isoCBOR } from '@simplewebauthn/server/helpers';
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, registerUser, startTestGatehouse, type TestGatehouse } from '../helpers/gatehouse.js';
-
-/** A registration response as an authenticator without attestation would send it, for any credential ID. */
-function noneAttestation(credentialId: Buffer, challenge: string, rpId: string, origin: string) {
-  const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
-  // COSE_Key (RFC 9053): kty EC2, alg ES256, crv P-256, x, y.
-  const coseKey = new Map<number, number | Uint8Array>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x!, 'base64url')], [-3, Buffer.from(jwk.y!, 'base64url')]]);
-  const idLength = Buffer.alloc(2);
-  idLength.writeUInt16BE(credentialId.length);
-  const flags = Buffer.from([0x45]); // user present, user verified, attested credential data
-  const authData = Buffer.concat([createHash('sha256').update(rpId).digest(), flags, Buffer.alloc(4), Buffer.alloc(16), idLength, credentialId, isoCBOR.encode(coseKey)]);
-  const attestationObject = isoCBOR.encode(new Map<string, string | Uint8Array | Map<string, string>>([['fmt', 'none'], ['attStmt', new Map<string, string>()], ['authData', authData]]));
-  const clientDataJSON = JSON.stringify({ type: 'webauthn.create', challenge, origin, crossOrigin: false });
-  const id = credentialId.toString('base64url');
-  return {
-    id,
-    rawId: id,
-    type: 'public-key',
-    response: { clientDataJSON: Buffer.from(clientDataJSON).toString('base64url'), attestationObject: Buffer.from(attestationObject).toString('base64url'), transports: ['usb'] },
-    clientExtensionResults: {},
-  };
-}
+import { noneAttestation } from '../helpers/soft-passkey.js';
 
 describe('registering a passkey', () => {
   let gate: TestGatehouse;
