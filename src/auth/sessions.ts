@@ -152,6 +152,9 @@ export class Sessions {
   }
 
   async #issue(user: User, refresh: RefreshToken): Promise<IssuedTokens> {
+    // A token signed in the second its claims changed would count as stale (see RevocationList): sign in the next.
+    const delay = this.deps.revocations.mintDelay(refresh.sessionId);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
     const { token, claims } = await this.deps.tokens.sign({
       sub: user.id,
       sid: refresh.sessionId,
