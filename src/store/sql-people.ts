@@ -15,7 +15,7 @@ import { loginKey, type ClaimsChange, type GuardedChange, type Store, type User 
 
 type People = Pick<
   Store,
-  'setGroupMember' | 'listGroups' | 'findUsers' | 'setDisabledKeepingAdmin' | 'deleteUserKeepingAdmin' | 'resetFactors' | 'liftBan' | 'claimsChangedSince'
+  'setGroupMember' | 'listGroups' | 'findUsers' | 'setDisabledKeepingAdmin' | 'deleteUserKeepingAdmin' | 'resetFactors' | 'countRecoveryCodes' | 'liftBan' | 'claimsChangedSince'
 >;
 
 export const ADMINS = 'admins';
@@ -152,6 +152,11 @@ export function people(db: Db, toUser: (row: Record<string, unknown>) => User): 
         { sql: 'DELETE FROM recovery_codes WHERE user_id = ?', args: [userId] },
         { sql: 'DELETE FROM webauthn_credentials WHERE user_id = ?', args: [userId] },
       ]);
+    },
+
+    async countRecoveryCodes(userId) {
+      const row = await db.get('SELECT COUNT(*) AS n FROM recovery_codes WHERE user_id = ? AND used_at IS NULL', [userId]);
+      return Number(row?.['n'] ?? 0);
     },
 
     async liftBan(kind, key) {

@@ -278,6 +278,8 @@ export interface Store {
   deleteUserKeepingAdmin(userId: string, now: number): Promise<{ result: GuardedChange; sessionIds: string[] }>;
   /** In one transaction: TOTP off and its secret gone, recovery codes and passkeys deleted. */
   resetFactors(userId: string): Promise<void>;
+  /** How many recovery codes of the user are unused. */
+  countRecoveryCodes(userId: string): Promise<number>;
   /** Lifts the ban of `key` and forgets its events of `kind` (the counted failures). */
   liftBan(kind: string, key: string): Promise<void>;
   /** Sessions whose claims changed at or after `since` (other replicas, the CLI). */
