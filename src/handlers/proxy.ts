@@ -25,7 +25,10 @@ export function proxyHandler(upstream: Upstream): Handler {
 
 function pass(scope: Scope, upstream: Upstream, path: string, decision: GateDecision): void | Promise<void> {
   const { req, query, services } = scope;
-  if (decision.outcome === 'forbidden') return answerForbidden(scope, isNavigation(req.headers));
+  if (decision.outcome === 'forbidden') {
+    scope.setCookie(decision.setCookie);
+    return answerForbidden(scope, isNavigation(req.headers));
+  }
   if (decision.outcome === 'login') {
     return answerLogin(scope, `/_auth/login?rd=${encodeURIComponent(path + query)}`, isNavigation(req.headers));
   }

@@ -37,7 +37,10 @@ function answer(scope: Scope, original: OriginalRequest, pathAndQuery: string, d
     return void res.end();
   }
   const navigation = isNavigation(req.headers);
-  if (decision.outcome === 'forbidden') return answerForbidden(scope, navigation && original.style === 'forward');
+  if (decision.outcome === 'forbidden') {
+    scope.setCookie(decision.setCookie);
+    return answerForbidden(scope, navigation && original.style === 'forward');
+  }
   const login = `${services.config.public_url}/_auth/login?rd=${encodeURIComponent(originalUrl(original, pathAndQuery))}`;
   if (original.style === 'nginx' && navigation) {
     // nginx auth_request understands only 2xx/401/403, and cannot URL-encode rd itself:
