@@ -16,6 +16,8 @@ import {
   type TokenBody,
 } from '../helpers/gatehouse.js';
 import { createDatabase, dropDatabase, postgres } from '../helpers/postgres.js';
+import { CLI_ACTOR } from '../../src/audit.js';
+import { createLogger } from '../../src/log.js';
 
 const bearer = (token: TokenBody) => ({ authorization: `Bearer ${token.access_token}` });
 
@@ -306,5 +308,36 @@ describe.each(databases)('a change of groups, with two instances on %s', (_name,
     const fresh = (await refreshed.json()) as TokenBody;
     expect((await verify(b, '/elsewhere', bearer(fresh))).status).toBe(200);
     expect((await verify(b, '/ops/x', bearer(fresh))).status).toBe(403);
+  });
+});
+
+describe('the audit of people changes', () => {
+  it('names the user, the administrator and the client address of each action, and cli for the command line', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const gate = await startTestGatehouse({ log_level: 'info' }, { log: createLogger('info', (line) => void lines.push(JSON.parse(line))) });
+    try {
+      const admin = await registerUser(gate, 'auditor');
+      await registerUser(gate, 'subject');
+      const subjectId = await idOf(gate, 'subject');
+      const from = { 'x-forwarded-for': '203.0.113.9' };
+      await call(gate, 'PUT', `/_auth/admin/users/${subjectId}/groups/ops`, { token: admin, headers: from });
+      await call(gate, 'POST', `/_auth/admin/users/${subjectId}/unban`, { token: admin, headers: from });
+      await call(gate, 'DELETE', `/_auth/admin/users/${subjectId}/factors`, { token: admin, headers: from });
+      await call(gate, 'PATCH', `/_auth/admin/users/${subjectId}`, { token: admin, headers: from, body: { disabled: true } });
+      await gate.services.people.removeFromGroup({ actor: CLI_ACTOR }, (await gate.services.store.findUserById(subjectId))!, 'ops');
+      await call(gate, 'DELETE', `/_auth/admin/users/${subjectId}`, { token: admin, headers: from });
+      const events = lines.filter((line) => line['audit'] === true && line['username'] === 'subject' && line['event'] !== 'user_registered');
+      const byAdmin = { user_id: subjectId, actor: 'auditor', address: '203.0.113.9' };
+      expect(events).toEqual([
+        expect.objectContaining({ event: 'group_added', group: 'ops', ...byAdmin }),
+        expect.objectContaining({ event: 'user_unbanned', ...byAdmin }),
+        expect.objectContaining({ event: 'factors_reset', ...byAdmin }),
+        expect.objectContaining({ event: 'user_disabled', ...byAdmin }),
+        expect.objectContaining({ event: 'group_removed', group: 'ops', actor: 'cli' }),
+        expect.objectContaining({ event: 'user_deleted', ...byAdmin }),
+      ]);
+    } finally {
+      await gate.close();
+    }
   });
 });
