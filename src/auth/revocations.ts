@@ -40,6 +40,7 @@ export class RevocationList {
   #revokedAt = new Map<string, number>();
   /** Session id → the last second (iat) whose tokens carry outdated claims. */
   #staleThrough = new Map<string, number>();
+  #claimsListeners: RevocationListener[] = [];
   #listeners: RevocationListener[] = [];
 
   constructor(
@@ -64,13 +65,22 @@ export class RevocationList {
     return mark === undefined ? 0 : Math.max(0, (mark + 1) * 1000 - this.clock.now());
   }
 
+  /** Told the sessions whose claims changed, as this instance learns of it (a tunnel judged on the old ones must close). */
+  onClaimsChanged(listener: RevocationListener): void {
+    this.#claimsListeners.push(listener);
+  }
+
   /** Claims changes made here (at once), heard from other replicas, or read by `sync`; a later mark wins. */
   claimsChanged(changes: readonly ClaimsChange[]): void {
+    const learned: string[] = [];
     for (const { sessionId, at } of changes) {
       const second = Math.floor(at / 1000);
       const known = this.#staleThrough.get(sessionId);
-      if (known === undefined || known < second) this.#staleThrough.set(sessionId, second);
+      if (known !== undefined && known >= second) continue;
+      this.#staleThrough.set(sessionId, second);
+      learned.push(sessionId);
     }
+    if (learned.length > 0) for (const listener of this.#claimsListeners) listener(learned);
   }
 
   /** Called for revocations made here (at once) and for those `sync` learns of. */
