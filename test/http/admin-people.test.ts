@@ -194,6 +194,30 @@ describe('the people administration API', () => {
   });
 });
 
+describe('a refresh racing with a change of groups', () => {
+  it('signs the groups the store holds after the change, not those it read before', async () => {
+    const gate = await startTestGatehouse();
+    try {
+      await registerUser(gate, 'boss');
+      const racer = await registerUser(gate, 'racer');
+      const { store, people, sessions } = gate.services;
+      await people.addToGroup({ actor: CLI_ACTOR }, (await store.findUserByLogin('racer'))!, 'ops');
+      gate.clock.advance(1000);
+      // The refresh reads the user (still in ops), and the change commits before it signs.
+      const rotate = store.rotateLiveRefresh.bind(store);
+      store.rotateLiveRefresh = async (rotation) => {
+        const user = await rotate(rotation);
+        await people.removeFromGroup({ actor: CLI_ACTOR }, (await store.findUserByLogin('racer'))!, 'ops');
+        return user;
+      };
+      const refreshed = await sessions.refresh(racer.refresh_token);
+      expect(refreshed.claims.groups).toEqual([]);
+    } finally {
+      await gate.close();
+    }
+  });
+});
+
 describe('racing removals of the last two administrators', () => {
   it('leave at least one enabled administrator', async () => {
     const gate = await startTestGatehouse();
