@@ -17,8 +17,7 @@ import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
 import { CLI_ACTOR } from './audit.js';
 import { checkGroupName } from './admin/people.js';
-import { loginKey, type Store, type User } from './store/types.js';
-import { hasPassword } from './auth/passwords.js';
+import { loginKey, type GroupCount, type Store, type User } from './store/types.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -199,7 +198,8 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     }
     case 'user list': {
       if (name) throw new UsageError(`unexpected argument: ${name}`);
-      const group = flags.groups.length > 1 ? usage('user list takes one --group') : flags.groups[0];
+      if (flags.groups.length > 1) throw new UsageError('user list takes one --group');
+      const group = flags.groups[0];
       for await (const u of allUsers(store, group && checkGroupName(group))) {
         console.log([u.username, u.email ?? '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', u.id].join('\t'));
       }
@@ -227,9 +227,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     }
     case 'group list': {
       if (name) throw new UsageError(`unexpected argument: ${name}`);
-      for (let after: string | undefined, page; (page = await store.listGroups({ limit: 200, after })).length > 0; after = page.at(-1)!.name) {
-        for (const group of page) console.log(`${group.name}\t${group.members}`);
-      }
+      for await (const group of allGroups(store)) console.log(`${group.name}\t${group.members}`);
       return 0;
     }
     case 'sessions revoke': {
@@ -249,10 +247,6 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   }
 }
 
-const usage = (message: string): never => {
-  throw new UsageError(message);
-};
-
 async function userNamed(store: Store, login: string): Promise<User> {
   const found = await store.findUserByLogin(login);
   if (!found) throw new HttpError('user_not_found', `no user named ${login}`);
@@ -269,13 +263,17 @@ async function* allUsers(store: Store, group: string | undefined): AsyncGenerato
   }
 }
 
-async function showUser({ store, throttle }: Services, user: User): Promise<number> {
-  const [codes, passkeys, bannedUntil, sessions] = await Promise.all([
-    store.countRecoveryCodes(user.id),
-    store.listCredentials(user.id),
-    throttle.accountBannedUntil(user.id),
-    store.listUserSessions(user.id),
-  ]);
+async function* allGroups(store: Store): AsyncGenerator<GroupCount> {
+  for (let after: string | undefined; ; ) {
+    const page = await store.listGroups({ limit: 200, after });
+    yield* page;
+    if (page.length < 200) return;
+    after = page.at(-1)!.name;
+  }
+}
+
+async function showUser({ people }: Services, user: User): Promise<number> {
+  const { factors, bannedUntil, sessions } = await people.details(user);
   const iso = (ms: number) => new Date(ms).toISOString();
   const lines = [
     ['username', user.username],
@@ -285,7 +283,7 @@ async function showUser({ store, throttle }: Services, user: User): Promise<numb
     ['groups', user.groups.join(', ') || '-'],
     ['state', user.disabled ? 'disabled' : 'active'],
     ['created', iso(user.createdAt)],
-    ['factors', `password ${hasPassword(user.passwordHash) ? 'yes' : 'no'}, TOTP ${user.totpEnabled ? 'on' : 'off'}, ${codes} recovery codes, ${passkeys.length} passkeys`],
+    ['factors', `password ${factors.password ? 'yes' : 'no'}, TOTP ${factors.totp ? 'on' : 'off'}, ${factors.recoveryCodes} recovery codes, ${factors.passkeys} passkeys`],
     ['banned until', bannedUntil === undefined ? '-' : iso(bannedUntil)],
     ['sessions', String(sessions.length)],
   ];

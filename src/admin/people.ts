@@ -9,7 +9,8 @@ import { fail } from '../errors.js';
 import type { RevocationList } from '../auth/revocations.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Throttle } from '../auth/throttle.js';
-import { GROUP_NAME, type GuardedChange, type Store, type User } from '../store/types.js';
+import { hasPassword } from '../auth/passwords.js';
+import { GROUP_NAME, type GuardedChange, type Session, type Store, type User } from '../store/types.js';
 
 export interface PeopleDeps {
   store: Store;
@@ -42,8 +43,29 @@ function outcome(result: GuardedChange): boolean {
 
 const whom = (user: User) => ({ id: user.id, username: user.username });
 
+/** What `user show` and GET /_auth/admin/users/{id} tell beside the profile. */
+export interface UserDetails {
+  factors: { password: boolean; totp: boolean; recoveryCodes: number; passkeys: number };
+  /** Until when the account's sign-ins are refused (ms), if they are. */
+  bannedUntil: number | undefined;
+  /** Live sessions, most recently used first. */
+  sessions: Session[];
+}
+
 export class People {
   constructor(private readonly deps: PeopleDeps) {}
+
+  async details(user: User): Promise<UserDetails> {
+    const { store, throttle } = this.deps;
+    const [recoveryCodes, passkeys, bannedUntil, sessions] = await Promise.all([
+      store.countRecoveryCodes(user.id),
+      store.listCredentials(user.id),
+      throttle.accountBannedUntil(user.id),
+      store.listUserSessions(user.id),
+    ]);
+    const factors = { password: hasPassword(user.passwordHash), totp: user.totpEnabled, recoveryCodes, passkeys: passkeys.length };
+    return { factors, bannedUntil, sessions };
+  }
 
   /** Adds the user to the group; false when they were in it already. */
   addToGroup(origin: Origin, user: User, group: string): Promise<boolean> {

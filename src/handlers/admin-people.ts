@@ -5,7 +5,6 @@
  */
 import { checkGroupName, type Origin } from '../admin/people.js';
 import { clientAddress } from '../auth/forwarded.js';
-import { hasPassword } from '../auth/passwords.js';
 import { fail } from '../errors.js';
 import { parseBody } from '../http.js';
 import type { Scope } from '../scope.js';
@@ -99,17 +98,11 @@ export async function listUsers(scope: Scope): Promise<void> {
 
 /** GET /_auth/admin/users/{id}: the profile, groups, factors, ban and live sessions. */
 export async function showUser(scope: Scope): Promise<void> {
-  const { store, throttle } = scope.services;
   const user = await target(scope);
-  const [recoveryCodes, passkeys, bannedUntil, sessions] = await Promise.all([
-    store.countRecoveryCodes(user.id),
-    store.listCredentials(user.id),
-    throttle.accountBannedUntil(user.id),
-    store.listUserSessions(user.id),
-  ]);
+  const { factors, bannedUntil, sessions } = await scope.services.people.details(user);
   scope.json(200, {
     ...userJson(user),
-    factors: { password: hasPassword(user.passwordHash), totp: user.totpEnabled, recovery_codes: recoveryCodes, passkeys: passkeys.length },
+    factors: { password: factors.password, totp: factors.totp, recovery_codes: factors.recoveryCodes, passkeys: factors.passkeys },
     banned_until: bannedUntil === undefined ? null : iso(bannedUntil),
     sessions: sessions.map((session) => sessionJson(session, user)),
   });
