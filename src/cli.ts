@@ -15,6 +15,9 @@ import { createServices, type Services } from './services.js';
 import { openDatabase, openSqlStore } from './store/sql-store.js';
 import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
+import { CLI_ACTOR } from './audit.js';
+import { checkGroupName } from './admin/people.js';
+import { loginKey, type GroupCount, type Store, type User } from './store/types.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -25,7 +28,14 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
   user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
-  user list                               list users
+  user list [--group G]                   list users (of one group)
+  user show NAME                          profile, groups, second factors, ban and sessions
+  user delete NAME                        delete a user, ending their sessions
+  user unban NAME                         lift the account's sign-in ban (not bans of client addresses)
+  user reset-factors NAME                 remove TOTP, recovery codes and passkeys
+  group list                              groups and how many members each has
+  group add GROUP USER...                 add users to a group (every name is checked before any change)
+  group remove GROUP USER...              remove users from a group (likewise)
   sessions revoke --user NAME             end every session of a user
   keys rotate                             add a new signing key (used everywhere within 30s)
   config check                            print the effective configuration, secrets redacted
@@ -153,15 +163,16 @@ interface TaskFlags {
   since?: string;
 }
 
+const CLI = { actor: CLI_ACTOR };
+
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
-  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
   const task = `${noun} ${verb}`;
-  const { store, accounts, sessions } = services;
+  if (task === 'group add' || task === 'group remove') return groupMembers(services, verb === 'add', name, rest);
+  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const { store, accounts, sessions, people } = services;
   const findUser = async (username: string | undefined) => {
     if (!username) throw new UsageError(`${task} needs a user name`);
-    const found = await store.findUserByLogin(username);
-    if (!found) throw new HttpError('user_not_found', `no user named ${username}`);
-    return found;
+    return userNamed(store, username);
   };
   switch (task) {
     case 'user add': {
@@ -181,14 +192,42 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     case 'user disable':
     case 'user enable': {
       const found = await findUser(name);
-      await accounts.setDisabled(found, verb === 'disable');
-      console.log(`${found.username} ${verb}d`);
+      const changed = await people.setDisabled(CLI, found, verb === 'disable');
+      console.log(changed ? `${found.username} ${verb}d` : `${found.username} was ${verb}d already`);
       return 0;
     }
     case 'user list': {
-      for (const u of await store.listUsers()) {
+      if (name) throw new UsageError(`unexpected argument: ${name}`);
+      if (flags.groups.length > 1) throw new UsageError('user list takes one --group');
+      const group = flags.groups[0];
+      for await (const u of allUsers(store, group && checkGroupName(group))) {
         console.log([u.username, u.email ?? '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', u.id].join('\t'));
       }
+      return 0;
+    }
+    case 'user show':
+      return showUser(services, await findUser(name));
+    case 'user delete': {
+      const found = await findUser(name);
+      await people.delete(CLI, found);
+      console.log(`deleted ${found.username}; their sessions have ended`);
+      return 0;
+    }
+    case 'user unban': {
+      const found = await findUser(name);
+      await people.unban(CLI, found);
+      console.log(`lifted the sign-in ban of ${found.username}`);
+      return 0;
+    }
+    case 'user reset-factors': {
+      const found = await findUser(name);
+      await people.resetFactors(CLI, found);
+      console.log(`removed the second factors of ${found.username}: TOTP, recovery codes, passkeys`);
+      return 0;
+    }
+    case 'group list': {
+      if (name) throw new UsageError(`unexpected argument: ${name}`);
+      for await (const group of allGroups(store)) console.log(`${group.name}\t${group.members}`);
       return 0;
     }
     case 'sessions revoke': {
@@ -206,6 +245,71 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     default:
       throw new UsageError(`unknown command: ${[noun, verb].filter(Boolean).join(' ')}`);
   }
+}
+
+async function userNamed(store: Store, login: string): Promise<User> {
+  const found = await store.findUserByLogin(login);
+  if (!found) throw new HttpError('user_not_found', `no user named ${login}`);
+  return found;
+}
+
+/** Every user (of the group), page by page. */
+async function* allUsers(store: Store, group: string | undefined): AsyncGenerator<User> {
+  for (let after: string | undefined; ; ) {
+    const page = await store.findUsers({ group, limit: 200, after });
+    yield* page;
+    if (page.length < 200) return;
+    after = loginKey(page.at(-1)!.username);
+  }
+}
+
+async function* allGroups(store: Store): AsyncGenerator<GroupCount> {
+  for (let after: string | undefined; ; ) {
+    const page = await store.listGroups({ limit: 200, after });
+    yield* page;
+    if (page.length < 200) return;
+    after = page.at(-1)!.name;
+  }
+}
+
+async function showUser({ people }: Services, user: User): Promise<number> {
+  const { factors, bannedUntil, sessions } = await people.details(user);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const lines = [
+    ['username', user.username],
+    ['id', user.id],
+    ['email', user.email ? `${user.email}${user.emailVerified ? '' : ' (unconfirmed)'}` : '-'],
+    ['display name', user.displayName ?? '-'],
+    ['groups', user.groups.join(', ') || '-'],
+    ['state', user.disabled ? 'disabled' : 'active'],
+    ['created', iso(user.createdAt)],
+    ['factors', `password ${factors.password ? 'yes' : 'no'}, TOTP ${factors.totp ? 'on' : 'off'}, ${factors.recoveryCodes} recovery codes, ${factors.passkeys} passkeys`],
+    ['banned until', bannedUntil === undefined ? '-' : iso(bannedUntil)],
+    ['sessions', String(sessions.length)],
+  ];
+  for (const [label, value] of lines) console.log(`${`${label}:`.padEnd(14)}${value}`);
+  for (const session of sessions) console.log(`  ${session.id}\tstarted ${iso(session.createdAt)}\tlast used ${iso(session.lastUsedAt)}`);
+  return 0;
+}
+
+/**
+ * `group add|remove GROUP USER...`: every name is looked up first, so that a typo
+ * changes nothing; then each user is changed in turn and reported.
+ */
+async function groupMembers({ store, people }: Services, add: boolean, group: string | undefined, logins: string[]): Promise<number> {
+  if (!group || logins.length === 0) throw new UsageError(`group ${add ? 'add' : 'remove'} needs a group and at least one user`);
+  checkGroupName(group);
+  const users: User[] = [];
+  for (const login of logins) users.push(await userNamed(store, login));
+  for (const user of users) {
+    const changed = await (add ? people.addToGroup(CLI, user, group) : people.removeFromGroup(CLI, user, group)).catch((error: unknown) => {
+      // The users before this one are changed (and reported above): say which one stopped it.
+      throw error instanceof HttpError ? new HttpError(error.code, `${user.username}: ${error.message}`) : error;
+    });
+    const done = add ? `added ${user.username} to ${group}` : `removed ${user.username} from ${group}`;
+    console.log(changed ? done : `${user.username} was ${add ? 'in' : 'not in'} ${group} already`);
+  }
+  return 0;
 }
 
 /** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */

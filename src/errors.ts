@@ -77,6 +77,7 @@ export const ERRORS = catalogue({
   // Administration
   admin_required: { status: 403, message: 'Only administrators may do this.' },
   user_not_found: { status: 404, message: 'There is no such user.' },
+  last_admin: { status: 409, message: 'That would leave no enabled administrator.' },
 });
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -28,7 +28,8 @@ import {
 } from './handlers/mail-links.js';
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import { NO_PARAMS, type Handler } from './scope.js';
-import { recentlySignedIn, signedIn } from './handlers/common.js';
+import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js';
+import { addToGroup, deleteUser, listGroups, listUsers, removeFromGroup, resetFactors, showUser, unbanUser, updateUser } from './handlers/admin-people.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -86,6 +87,15 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
+  { method: 'GET', path: '/_auth/admin/users', before: [signedInAdmin], handler: listUsers },
+  { method: 'GET', path: '/_auth/admin/users/{id}', before: [signedInAdmin], handler: showUser },
+  { method: 'PATCH', path: '/_auth/admin/users/{id}', before: [signedInAdmin], handler: updateUser },
+  { method: 'DELETE', path: '/_auth/admin/users/{id}', before: [signedInAdmin], handler: deleteUser },
+  { method: 'POST', path: '/_auth/admin/users/{id}/unban', before: [signedInAdmin], handler: unbanUser },
+  { method: 'DELETE', path: '/_auth/admin/users/{id}/factors', before: [signedInAdmin], handler: resetFactors },
+  { method: 'PUT', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: addToGroup },
+  { method: 'DELETE', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: removeFromGroup },
+  { method: 'GET', path: '/_auth/admin/groups', before: [signedInAdmin], handler: listGroups },
 ];
 
 export interface Match {

@@ -42,6 +42,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       services.metrics.revocationNotificationLag.observe(Math.max(0, Date.now() - sentAt) / 1000);
       services.revocations.heard(ids);
     },
+    onClaimsChanged: (changes) => services.revocations.claimsChanged(changes),
     onConnected: () => void services.revocations.sync().catch((error: unknown) => log.error('revocation_sync_failed', { error: String(error) })),
     onDisconnected: (error) => log.warn('revocation_listener_lost', { error: String(error) }),
   });

@@ -24,6 +24,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
 import { answerHeaders } from './http.js';
 import { AuditLog } from './audit.js';
+import { People } from './admin/people.js';
 
 export interface Services {
   config: Config;
@@ -32,6 +33,8 @@ export interface Services {
   log: Logger;
   metrics: Metrics;
   audit: AuditLog;
+  /** What administrators do to people (CLI and API alike). */
+  people: People;
   keys: KeyRing;
   tokens: AccessTokens;
   verifiedTokens: VerifiedTokens;
@@ -74,5 +77,6 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
   const audit = new AuditLog(log);
-  return { ...base, answerHeaders: answerHeaders(config), audit, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  const people = new People({ store, sessions, revocations, throttle, audit, clock });
+  return { ...base, answerHeaders: answerHeaders(config), audit, people, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore } from '../src/store/sql-store.js';
-import { NotFirstUser, StoreConflict, type SigningKey, type Store } from '../src/store/types.js';
+import { NotFirstUser, StoreConflict, type SigningKey, type Store, type User } from '../src/store/types.js';
 import { tempDir } from './helpers/gatehouse.js';
 import { createDatabase, dropDatabase, postgres } from './helpers/postgres.js';
 
@@ -384,5 +384,113 @@ describe('two connections to one database file (two replicas)', () => {
       await a.close();
       await b.close();
     }
+  });
+});
+
+describe.each(backends)('Store administration on %s', (_name, open) => {
+  let store: Store;
+  let admin: User;
+  const user = (username: string, extra: Partial<Parameters<Store['createUser']>[0]> = {}) =>
+    store.createUser({ username, email: `${username.toLowerCase()}@example.com`, passwordHash: 'h', now: T0, ...extra });
+  beforeAll(async () => {
+    store = await open('administration');
+    await store.migrate();
+    admin = await user('Root');
+  });
+  afterAll(() => store.close());
+
+  it('adds and removes a group once, keeps its order, and marks only the live sessions of the user when anything changed', async () => {
+    const ann = await user('Ann');
+    await store.createSession({ id: 'g-live', userId: ann.id, refreshHash: 'x', now: T0 });
+    await store.createSession({ id: 'g-ended', userId: ann.id, refreshHash: 'y', now: T0 });
+    await store.revokeSession('g-ended', T0);
+    expect(await store.setGroupMember({ userId: ann.id, group: 'ops', member: true, now: T0 + 1 })).toEqual({ result: 'changed', sessionIds: ['g-live'] });
+    expect(await store.setGroupMember({ userId: ann.id, group: 'Dev', member: true, now: T0 + 2 })).toMatchObject({ result: 'changed' });
+    expect(await store.setGroupMember({ userId: ann.id, group: 'ops', member: true, now: T0 + 3 })).toEqual({ result: 'unchanged', sessionIds: [] });
+    expect((await store.findUserById(ann.id))?.groups).toEqual(['ops', 'Dev']);
+    expect(await store.claimsChangedSince(T0 + 2)).toEqual([{ sessionId: 'g-live', at: T0 + 2 }]);
+    expect(await store.setGroupMember({ userId: ann.id, group: 'ops', member: false, now: T0 + 4 })).toMatchObject({ result: 'changed' });
+    expect(await store.setGroupMember({ userId: ann.id, group: 'ops', member: false, now: T0 + 5 })).toMatchObject({ result: 'unchanged' });
+    expect((await store.findUserByLogin('ann'))?.groups).toEqual(['Dev']);
+    expect(await store.setGroupMember({ userId: 'no-such-id', group: 'ops', member: true, now: T0 })).toEqual({ result: 'not_found', sessionIds: [] });
+  });
+
+  it('lists groups with their member counts and the users of one group, by keyset pages', async () => {
+    const names = ['Bea', 'cid', 'Dan'];
+    for (const name of names) {
+      const created = await user(name);
+      await store.setGroupMember({ userId: created.id, group: 'team', member: true, now: T0 });
+    }
+    expect(await store.listGroups({ limit: 100 })).toEqual(expect.arrayContaining([{ name: 'admins', members: 1 }, { name: 'team', members: 3 }]));
+    const first = await store.listGroups({ limit: 1, after: 'admins' });
+    expect(first).toHaveLength(1);
+    const firstPage = await store.findUsers({ group: 'team', limit: 2 });
+    expect(firstPage.map((u) => u.username)).toEqual(['Bea', 'cid']);
+    const next = await store.findUsers({ group: 'team', limit: 2, after: 'cid' });
+    expect(next.map((u) => u.username)).toEqual(['Dan']);
+    expect(next[0]!.groups).toEqual(['team']);
+  });
+
+  it('finds users by a substring of the username or email, case-insensitively, taking % and _ literally', async () => {
+    await user('Searchable_One', { email: 'hidden@Example.org' });
+    await user('SearchableXOne');
+    expect((await store.findUsers({ query: 'CHABLE_', limit: 10 })).map((u) => u.username)).toEqual(['Searchable_One']);
+    expect((await store.findUsers({ query: 'HIDDEN@example', limit: 10 })).map((u) => u.username)).toEqual(['Searchable_One']);
+    expect(await store.findUsers({ query: '%', limit: 10 })).toEqual([]);
+  });
+
+  it('keeps an enabled administrator: the last one cannot leave admins, be disabled or be deleted, however many race', async () => {
+    const second = await user('Second', { admin: true });
+    expect((await store.listGroups({ limit: 10 })).find((g) => g.name === 'admins')?.members).toBe(2);
+    const removals = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.setGroupMember({ userId: i % 2 ? admin.id : second.id, group: 'admins', member: false, now: T0 })),
+    );
+    expect(removals.filter((r) => r.result === 'changed')).toHaveLength(1);
+    const [left] = await store.findUsers({ group: 'admins', limit: 10 });
+    expect(left).toBeDefined();
+    expect(await store.setDisabledKeepingAdmin(left!.id, true)).toBe('last_admin');
+    expect((await store.deleteUserKeepingAdmin(left!.id, T0)).result).toBe('last_admin');
+    expect(await store.setGroupMember({ userId: left!.id, group: 'admins', member: false, now: T0 })).toMatchObject({ result: 'last_admin' });
+    expect(await store.findUserById(left!.id)).toMatchObject({ disabled: false, groups: ['admins'] });
+  });
+
+  it('disables the one of two racing admins and deletes a user with its sessions revoked', async () => {
+    const a = await user('RaceA', { admin: true });
+    const b = await user('RaceB', { admin: true });
+    const [root] = await store.findUsers({ group: 'admins', query: 'root', limit: 1 });
+    if (root) await store.setDisabledKeepingAdmin(root.id, true);
+    const [second] = await store.findUsers({ group: 'admins', query: 'second', limit: 1 });
+    if (second) await store.setDisabledKeepingAdmin(second.id, true);
+    const results = await Promise.all([store.setDisabledKeepingAdmin(a.id, true), store.setDisabledKeepingAdmin(b.id, true)]);
+    expect(results.sort()).toEqual(['changed', 'last_admin']);
+    expect(await store.setDisabledKeepingAdmin(a.id, false)).toMatch(/changed|unchanged/);
+
+    const gone = await user('Gone');
+    await store.createSession({ id: 'd-live', userId: gone.id, refreshHash: 'x', now: T0 });
+    expect(await store.deleteUserKeepingAdmin(gone.id, T0 + 7)).toEqual({ result: 'changed', sessionIds: ['d-live'] });
+    expect(await store.findUserById(gone.id)).toBeUndefined();
+    expect(await store.deleteUserKeepingAdmin(gone.id, T0 + 8)).toEqual({ result: 'not_found', sessionIds: [] });
+    expect(await store.findUsers({ query: 'gone', limit: 5 })).toEqual([]);
+  });
+
+  it('resets every second factor at once and lifts a ban with its counted failures', async () => {
+    const eve = await user('Eve');
+    await store.setTotp(eve.id, 'SECRET', true);
+    await store.replaceRecoveryCodes(eve.id, ['c1', 'c2']);
+    await store.useRecoveryCode(eve.id, 'c2', T0);
+    expect(await store.countRecoveryCodes(eve.id)).toBe(1);
+    await store.addCredential({ id: 'eve-key', userId: eve.id, publicKey: 'pk', counter: 0, transports: [], name: 'key', createdAt: T0, lastUsedAt: null });
+    await store.resetFactors(eve.id);
+    expect(await store.findUserById(eve.id)).toMatchObject({ totpSecret: null, totpEnabled: false });
+    expect(await store.countRecoveryCodes(eve.id)).toBe(0);
+    expect(await store.listCredentials(eve.id)).toEqual([]);
+
+    await store.takeEvent('auth_failure', `account:${eve.id}`, { now: T0, since: T0 - 1, max: 5 });
+    await store.ban(`account:${eve.id}`, T0 + 1000);
+    await store.ban('ip:192.0.2.1', T0 + 1000);
+    await store.liftBan('auth_failure', `account:${eve.id}`);
+    expect(await store.bannedUntil(`account:${eve.id}`, T0)).toBeUndefined();
+    expect(await store.countEvents('auth_failure', `account:${eve.id}`, 0)).toBe(0);
+    expect(await store.bannedUntil('ip:192.0.2.1', T0)).toBe(T0 + 1000);
   });
 });

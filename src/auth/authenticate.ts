@@ -32,6 +32,9 @@ export interface AuthenticateDeps {
 
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
+/** Shared, not made per request: the hot path allocates nothing. */
+const CLAIMS_CHANGED: Authentication = Object.freeze({ failure: 'claims_changed' });
+
 /** The token of an `Authorization: Bearer …` header, if it is one. */
 export const bearerToken = (authorization: string | undefined) => (authorization === undefined ? undefined : BEARER.exec(authorization)?.[1]);
 
@@ -52,6 +55,8 @@ function alreadyVerified(headers: IncomingHttpHeaders, deps: AuthenticateDeps): 
   if (!claims) return undefined;
   // A revoked bearer token is refused; a revoked cookie session may still hold a refresh token to judge.
   if (deps.revocations.has(claims.sid)) return authorization !== undefined ? { failure: 'session_revoked' } : undefined;
+  // Minted before its user's groups changed: a bearer client must refresh; a cookie session refreshes below.
+  if (deps.revocations.isStale(claims)) return authorization !== undefined ? CLAIMS_CHANGED : undefined;
   return { claims };
 }
 
@@ -62,9 +67,10 @@ async function authenticateFully(headers: IncomingHttpHeaders, deps: Authenticat
     const cookie = readSessionCookie(headers.cookie);
     const access = cookie.access ? await verified(cookie.access, deps) : { failure: 'no_session' };
     const revoked = access.claims !== undefined && deps.revocations.has(access.claims.sid);
-    const decision = decideAccess(access.claims !== undefined, revoked, cookie.refresh !== undefined);
+    const stale = access.claims !== undefined && deps.revocations.isStale(access.claims);
+    const decision = decideAccess(access.claims !== undefined && !stale, revoked, cookie.refresh !== undefined);
     if (decision === 'trusted') return access;
-    if (decision === 'anonymous') return { failure: revoked ? 'session_revoked' : access.failure };
+    if (decision === 'anonymous') return { failure: revoked ? 'session_revoked' : stale ? 'claims_changed' : access.failure };
     const tokens = await deps.sessions.refresh(cookie.refresh!);
     return { claims: tokens.claims, setCookie: sessionCookie(tokens, deps.config) };
   } catch (error) {
@@ -79,6 +85,7 @@ async function fromBearer(authorization: string, deps: AuthenticateDeps): Promis
   if (!token) return { failure: 'authorization_malformed' };
   const result = await verified(token, deps);
   if (result.claims && deps.revocations.has(result.claims.sid)) return { failure: 'session_revoked' };
+  if (result.claims && deps.revocations.isStale(result.claims)) return CLAIMS_CHANGED;
   return result;
 }
 

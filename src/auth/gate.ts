@@ -11,7 +11,8 @@ import type { AccessClaims } from './tokens.js';
 export type GateDecision =
   | { outcome: 'allow'; claims?: AccessClaims; setCookie?: string }
   | { outcome: 'login'; failure?: string }
-  | { outcome: 'forbidden'; claims?: AccessClaims };
+  /** `setCookie`: a session refreshed on the way must reach the browser even when refused (its old refresh token is spent). */
+  | { outcome: 'forbidden'; claims?: AccessClaims; setCookie?: string };
 
 /** What the gate needs: the rules, built once, and what authenticating a caller needs. */
 export interface GateDeps extends AuthenticateDeps {
@@ -40,7 +41,7 @@ export function decideGate(target: Target, headers: IncomingHttpHeaders, service
 function judge(verdict: Verdict, other: Verdict, { claims, setCookie, failure }: Authentication): GateDecision {
   if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', claims, setCookie };
   if (!claims) return { outcome: 'login', failure };
-  if (!groupsAllow(verdict, claims.groups) || !groupsAllow(other, claims.groups)) return { outcome: 'forbidden', claims };
+  if (!groupsAllow(verdict, claims.groups) || !groupsAllow(other, claims.groups)) return { outcome: 'forbidden', claims, setCookie };
   return { outcome: 'allow', claims, setCookie };
 }
 

@@ -144,6 +144,20 @@ export class Sessions {
     }
   }
 
+  /**
+   * A token signed in the second its session's claims changed would count as stale (see
+   * RevocationList), so it is signed in the next; and with the user as the store holds it
+   * then, since what was read before the wait may predate the change.
+   */
+  async #afterClaimsChange(user: User, sessionId: string): Promise<User> {
+    const delay = this.deps.revocations.mintDelay(sessionId);
+    if (delay === 0) return user;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    const fresh = await this.deps.store.findUserById(user.id);
+    if (!fresh || fresh.disabled) throw refused();
+    return fresh;
+  }
+
   async endAllOfUser(userId: string, reason: string): Promise<number> {
     const ended = await this.deps.store.revokeUserSessions(userId, this.deps.clock.now());
     this.deps.revocations.add(ended);
@@ -151,7 +165,8 @@ export class Sessions {
     return ended.length;
   }
 
-  async #issue(user: User, refresh: RefreshToken): Promise<IssuedTokens> {
+  async #issue(current: User, refresh: RefreshToken): Promise<IssuedTokens> {
+    const user = await this.#afterClaimsChange(current, refresh.sessionId);
     const { token, claims } = await this.deps.tokens.sign({
       sub: user.id,
       sid: refresh.sessionId,

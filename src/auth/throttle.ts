@@ -119,6 +119,16 @@ export class Throttle {
     await this.store.clearEvents(FAILURE, `account:${accountId}`);
   }
 
+  /** Until when the account's sign-ins are refused (ms), if they are. */
+  accountBannedUntil(accountId: string): Promise<number | undefined> {
+    return this.store.bannedUntil(`account:${accountId}`, this.clock.now());
+  }
+
+  /** Lifts the account's ban and forgets its counted failures; bans of client addresses stay. */
+  unbanAccount(accountId: string): Promise<void> {
+    return this.store.liftBan(FAILURE, `account:${accountId}`);
+  }
+
   /** A sliding-window limit on anything else (mails per account, requests per address); counted before it is judged. */
   async allow(kind: string, key: string, limit: number, windowMs: number): Promise<boolean> {
     const now = this.clock.now();

@@ -26,6 +26,7 @@ export function proxyHandler(upstream: Upstream): Handler {
 function pass(scope: Scope, upstream: Upstream, path: string, decision: GateDecision): void | Promise<void> {
   const { req, query, services } = scope;
   if (decision.outcome === 'forbidden') {
+    scope.setCookie(decision.setCookie);
     return answerForbidden(scope, isNavigation(req.headers), { claims: decision.claims, host: req.headers.host ?? '', path, rd: path + query });
   }
   if (decision.outcome === 'login') {

@@ -39,6 +39,7 @@ function answer(scope: Scope, original: OriginalRequest, path: string, query: st
   const navigation = isNavigation(req.headers);
   const rd = originalUrl(original, path + query);
   if (decision.outcome === 'forbidden') {
+    scope.setCookie(decision.setCookie);
     // nginx shows its own page for a 403: its error_page fetches this one instead (deploy/nginx).
     if (original.style === 'nginx' && navigation) scope.setHeader('location', `/_auth/forbidden?rd=${encodeURIComponent(rd)}`);
     return answerForbidden(scope, navigation && original.style === 'forward', { claims: decision.claims, host: original.host, path, rd });

@@ -1,7 +1,8 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
-import { loginKey, NotFirstUser, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
+import { CLAIMS_MARK, people } from './sql-people.js';
+import { loginKey, NotFirstUser, StoreConflict, type NewUser, type RevocationHandlers, type Session, type SigningKey, type Store, type User } from './types.js';
 
 const ADMIN_GROUPS = JSON.stringify(['admins']);
 
@@ -42,6 +43,17 @@ const toKey = (row: Row): SigningKey => ({
   createdAt: Number(row['created_at']),
 });
 
+/** One announcement on the revocations channel: revoked session ids, and claims changes as `<id>@<ms>`. */
+function heard(values: string[], sentAt: number, onRevoked: RevocationHandlers['onRevoked'], onClaimsChanged: RevocationHandlers['onClaimsChanged']): void {
+  const revoked = values.filter((value) => !value.includes(CLAIMS_MARK));
+  if (revoked.length > 0 || values.length === 0) onRevoked(revoked, sentAt);
+  const marks = values.filter((value) => value.includes(CLAIMS_MARK)).map((value) => {
+    const [sessionId = '', at] = value.split(CLAIMS_MARK);
+    return { sessionId, at: Number(at) };
+  });
+  if (marks.length > 0) onClaimsChanged?.(marks, sentAt);
+}
+
 /** The store `database_url` names: PostgreSQL for postgres(ql)://, else libSQL. Only the driver in use is loaded. */
 export async function openSqlStore(url: string, { poolSize = 10 } = {}): Promise<Store> {
   return sqlStore(await openDatabase(url, poolSize));
@@ -57,6 +69,7 @@ export function sqlStore(db: Db): Store {
   return {
     ...accountExtras(db),
     ...mailAndThrottle(db),
+    ...people(db, toUser),
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),
@@ -165,8 +178,8 @@ export function sqlStore(db: Db): Store {
       return (await db.all('SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY last_used_at DESC', [userId])).map(toSession);
     },
     ...(db.listen && {
-      watchRevocations: ({ onRevoked, onConnected, onDisconnected }) =>
-        db.listen!('gatehouse_revocations', { onMessage: onRevoked, onConnected, onDisconnected }),
+      watchRevocations: ({ onRevoked, onClaimsChanged, onConnected, onDisconnected }) =>
+        db.listen!('gatehouse_revocations', { onMessage: (values, sentAt) => heard(values, sentAt, onRevoked, onClaimsChanged), onConnected, onDisconnected }),
     }),
     async revokedSessionsSince(since) {
       return (await db.all('SELECT id FROM sessions WHERE revoked_at >= ?', [since])).map((row) => String(row['id']));

@@ -96,9 +96,37 @@ export interface Subscription {
 export interface RevocationHandlers {
   /** Sessions another replica (or this one) revoked, as they commit; `sentAt`: the revoker's clock when it committed. */
   onRevoked(sessionIds: string[], sentAt: number): void;
+  /** Sessions whose user's claims (groups) changed, as they commit; see Store.setGroupMember. */
+  onClaimsChanged?(marks: ClaimsChange[], sentAt: number): void;
   /** (Re)connected: whatever was announced while deaf must be read back. */
   onConnected(): void;
   onDisconnected(error: unknown): void;
+}
+
+/** A session whose user's claims changed at `at`: access tokens minted before then carry old ones. */
+export interface ClaimsChange {
+  sessionId: string;
+  at: number;
+}
+
+/** A group name (SPEC section 11): 1 to 64 of A-Z a-z 0-9 . _ -, in the case given. */
+export const GROUP_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What a change guarded by the last-administrator rule came to. */
+export type GuardedChange = 'changed' | 'unchanged' | 'last_admin' | 'not_found';
+
+export interface UserFilter {
+  /** A substring of the username or email, case-insensitive. */
+  query?: string;
+  group?: string;
+  limit: number;
+  /** Keyset paging: users after this username key (loginKey), in that order. */
+  after?: string;
+}
+
+export interface GroupCount {
+  name: string;
+  members: number;
 }
 
 /** What a store has done since it opened, for the metrics. */
@@ -229,6 +257,33 @@ export interface Store {
   revokedSessionsSince(since: number): Promise<string[]>;
   /** Live sessions of a user, newest first. */
   listUserSessions(userId: string): Promise<Session[]>;
+
+  /**
+   * Adds the user to `group` or removes them from it. Refused ('last_admin') when it would leave no
+   * enabled member of `admins`, decided in the database so that racing changes (any replica) cannot
+   * both pass. When it changes anything, the user's live sessions are marked in the same transaction
+   * (claims_changed_at = `now`, announced like revocations); their ids come back.
+   */
+  setGroupMember(change: { userId: string; group: string; member: boolean; now: number }): Promise<{ result: GuardedChange; sessionIds: string[] }>;
+  /** Groups (those with members) by name, with their member counts. */
+  listGroups(page: { limit: number; after?: string }): Promise<GroupCount[]>;
+  /** Users by username key, filtered; keyset paging. */
+  findUsers(filter: UserFilter): Promise<User[]>;
+  /** setDisabled under the last-administrator rule (disabling the last enabled admin is refused). */
+  setDisabledKeepingAdmin(userId: string, disabled: boolean): Promise<GuardedChange>;
+  /**
+   * deleteUser under the last-administrator rule; the user's live sessions are revoked in the
+   * same transaction (and announced). Their ids come back.
+   */
+  deleteUserKeepingAdmin(userId: string, now: number): Promise<{ result: GuardedChange; sessionIds: string[] }>;
+  /** In one transaction: TOTP off and its secret gone, recovery codes and passkeys deleted. */
+  resetFactors(userId: string): Promise<void>;
+  /** How many recovery codes of the user are unused. */
+  countRecoveryCodes(userId: string): Promise<number>;
+  /** Lifts the ban of `key` and forgets its events of `kind` (the counted failures). */
+  liftBan(kind: string, key: string): Promise<void>;
+  /** Sessions whose claims changed at or after `since` (other replicas, the CLI). */
+  claimsChangedSince(since: number): Promise<ClaimsChange[]>;
 
   /** In the order they were added; the last one signs. */
   listSigningKeys(): Promise<SigningKey[]>;

@@ -36,6 +36,11 @@ export function websocketHandler(services: WebSocketDeps, target: string): WebSo
     const closed = tunnels.close(sessionIds);
     if (closed > 0) services.log.info('websockets_closed', { reason: 'session_ended', count: closed });
   });
+  // A tunnel was judged on the groups of its session's token: when they change, the client reconnects and is judged again.
+  services.revocations.onClaimsChanged((sessionIds) => {
+    const closed = tunnels.close(sessionIds);
+    if (closed > 0) services.log.info('websockets_closed', { reason: 'claims_changed', count: closed });
+  });
   const proxy = httpProxy.createProxyServer({ target, ws: true });
   proxy.on('proxyReqWs', (proxyReq, req, socket) => {
     const cookie = renewedCookie.get(req);

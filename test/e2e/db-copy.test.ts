@@ -46,6 +46,8 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
     const copied = cli(['db', 'copy', '--from', sqlite, '--to', target]);
     expect(copied.status, copied.stderr).toBe(0);
     expect(copied.stdout).toMatch(/^users: 2 rows copied and counted$/m);
+    // alice is the first account: in admins, a group the target derives from users.groups.
+    expect(copied.stdout).toMatch(/^user_groups: 1 rows copied and counted$/m);
     expect(copied.stdout).toMatch(/^signing_keys: 1 rows copied and counted$/m);
     expect(copied.stdout).toMatch(/^recovery_codes: 10 rows copied and counted$/m);
 

@@ -99,4 +99,27 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  // As in SQLite: groups as rows kept in step with users.groups by a trigger, and when a session's claims changed.
+  `CREATE TABLE user_groups (
+     user_id TEXT NOT NULL,
+     group_name TEXT NOT NULL,
+     PRIMARY KEY (group_name, user_id)
+   );
+   CREATE INDEX user_groups_user ON user_groups(user_id);
+   INSERT INTO user_groups (user_id, group_name)
+     SELECT DISTINCT users.id, each.value FROM users, jsonb_array_elements_text(users.groups::jsonb) AS each(value);
+   CREATE FUNCTION users_groups_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+   BEGIN
+     IF TG_OP <> 'INSERT' THEN DELETE FROM user_groups WHERE user_id = OLD.id; END IF;
+     IF TG_OP <> 'DELETE' THEN
+       INSERT INTO user_groups (user_id, group_name)
+         SELECT DISTINCT NEW.id, each.value FROM jsonb_array_elements_text(NEW.groups::jsonb) AS each(value)
+         ON CONFLICT DO NOTHING;
+     END IF;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER users_groups_sync AFTER INSERT OR DELETE OR UPDATE OF groups ON users
+     FOR EACH ROW EXECUTE FUNCTION users_groups_sync();
+   ALTER TABLE sessions ADD COLUMN claims_changed_at BIGINT;
+   CREATE INDEX sessions_claims_changed ON sessions(claims_changed_at) WHERE claims_changed_at IS NOT NULL;`,
 ];

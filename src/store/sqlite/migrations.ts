@@ -91,4 +91,19 @@ export const MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  // Groups as rows too (users.groups stays the JSON every read returns; triggers keep the rows in step with it,
+  // whoever writes it), so that members of a group and counts per group are index lookups. And per session, when
+  // its user's claims (groups) last changed: access tokens minted before that are no longer trusted.
+  `CREATE TABLE user_groups (
+     user_id TEXT NOT NULL,
+     group_name TEXT NOT NULL,
+     PRIMARY KEY (group_name, user_id)
+   );
+   CREATE INDEX user_groups_user ON user_groups(user_id);
+   INSERT OR IGNORE INTO user_groups (user_id, group_name) SELECT users.id, each.value FROM users, json_each(users.groups) AS each;
+   CREATE TRIGGER users_groups_inserted AFTER INSERT ON users BEGIN INSERT OR IGNORE INTO user_groups (user_id, group_name) SELECT NEW.id, value FROM json_each(NEW.groups); END;
+   CREATE TRIGGER users_groups_updated AFTER UPDATE OF groups ON users BEGIN DELETE FROM user_groups WHERE user_id = NEW.id; INSERT OR IGNORE INTO user_groups (user_id, group_name) SELECT NEW.id, value FROM json_each(NEW.groups); END;
+   CREATE TRIGGER users_groups_deleted AFTER DELETE ON users BEGIN DELETE FROM user_groups WHERE user_id = OLD.id; END;
+   ALTER TABLE sessions ADD COLUMN claims_changed_at INTEGER;
+   CREATE INDEX sessions_claims_changed ON sessions(claims_changed_at) WHERE claims_changed_at IS NOT NULL;`,
 ];
