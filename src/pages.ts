@@ -146,7 +146,7 @@ export interface AccountPageInput {
   csrf: string;
   user: { username: string; email: string | null; emailVerified: boolean; displayName: string | null; totpEnabled: boolean };
   passkeys: { id: string; name: string; createdAt: number; lastUsedAt: number | null }[];
-  sessions: { id: string; createdAt: number; lastUsedAt: number }[];
+  sessions: { id: string; createdAt: number; lastUsedAt: number; device: string | null; address: string | null }[];
   currentSession: string;
 }
 
@@ -171,7 +171,8 @@ export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSess
     .join('');
   const ownSessions = sessions
     .map(
-      (s) => `<li><span>Started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}</span>
+      (s) => `<li><span><strong>${escapeHtml(s.device ?? 'unknown')}</strong>${s.address ? ` from ${escapeHtml(s.address)}` : ''}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}<br>
+<small>started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}</small></span>
 ${s.id === currentSession ? '' : `<button type="button" data-end-session="${escapeHtml(s.id)}">End</button>`}</li>`,
     )
     .join('');

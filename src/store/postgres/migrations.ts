@@ -99,4 +99,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  `ALTER TABLE sessions ADD COLUMN device TEXT;
+   ALTER TABLE sessions ADD COLUMN address TEXT;
+   CREATE INDEX sessions_created ON sessions(created_at, id);`,
 ];

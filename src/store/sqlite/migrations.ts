@@ -91,4 +91,7 @@ export const MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at INTEGER NOT NULL
    );`,
+  `ALTER TABLE sessions ADD COLUMN device TEXT;
+   ALTER TABLE sessions ADD COLUMN address TEXT;
+   CREATE INDEX sessions_created ON sessions(created_at, id);`,
 ];
