@@ -15,6 +15,9 @@ import { createServices, type Services } from './services.js';
 import { openDatabase, openSqlStore } from './store/sql-store.js';
 import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
+import { CLI_ACTOR } from './audit.js';
+import { endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
+import { MAX_LIMIT, type Position } from './handlers/paging.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -26,7 +29,8 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
   user list                               list users
-  sessions revoke --user NAME             end every session of a user
+  sessions list [--user NAME]             list live sessions: id, user, device, address, created, last used
+  sessions revoke --user NAME | --id ID   end every session of a user, or one session
   keys rotate                             add a new signing key (used everywhere within 30s)
   config check                            print the effective configuration, secrets redacted
 
@@ -191,9 +195,28 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       }
       return 0;
     }
+    case 'sessions list': {
+      const found = flags.user === undefined ? undefined : await findUser(flags.user);
+      const rows: string[][] = [];
+      let after: Position | undefined;
+      do {
+        const page = await liveSessions(services, { userId: found?.id, limit: MAX_LIMIT, after });
+        for (const s of page.sessions.map(sessionJson)) rows.push([s.id, s.user.username, s.device, s.address ?? '-', s.created_at, s.last_used_at]);
+        after = page.next;
+      } while (after);
+      console.log(table(['ID', 'USER', 'DEVICE', 'ADDRESS', 'CREATED', 'LAST USED'], rows));
+      return 0;
+    }
     case 'sessions revoke': {
+      if (flags.id !== undefined) {
+        if (flags.user !== undefined || name !== undefined) throw new UsageError('sessions revoke takes --id or --user, not both');
+        if (!(await endSession(services, flags.id, CLI_ACTOR))) throw new HttpError('session_not_found', `no live session ${flags.id}`);
+        console.log(`ended session ${flags.id}`);
+        return 0;
+      }
       const found = await findUser(flags.user ?? name);
       const ended = await sessions.endAllOfUser(found.id, 'admin_revoked');
+      services.audit.record({ type: 'sessions_revoked', user: { id: found.id, username: found.username }, actor: CLI_ACTOR, details: { count: ended } });
       console.log(`ended ${ended} session(s) of ${found.username}`);
       return 0;
     }
@@ -206,6 +229,12 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     default:
       throw new UsageError(`unknown command: ${[noun, verb].filter(Boolean).join(' ')}`);
   }
+}
+
+/** Rows under a header, each column as wide as its widest cell. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */

@@ -77,6 +77,8 @@ export const ERRORS = catalogue({
   // Administration
   admin_required: { status: 403, message: 'Only administrators may do this.' },
   user_not_found: { status: 404, message: 'There is no such user.' },
+  session_not_found: { status: 404, message: 'There is no such live session.' },
+  invite_invalid: { status: 403, message: 'This invitation is invalid, expired or already used.' },
 });
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -26,7 +26,8 @@ import {
 } from './handlers/mail-links.js';
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import { NO_PARAMS, type Handler } from './scope.js';
-import { recentlySignedIn, signedIn } from './handlers/common.js';
+import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js';
+import { listSessions, revokeSession } from './handlers/admin-sessions.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -81,6 +82,8 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/account/password', before: [signedIn], handler: changeOwnPassword },
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
+  { method: 'GET', path: '/_auth/admin/sessions', before: [signedInAdmin], handler: listSessions },
+  { method: 'DELETE', path: '/_auth/admin/sessions/{id}', before: [signedInAdmin], handler: revokeSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 
