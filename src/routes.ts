@@ -28,6 +28,7 @@ import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage
 import { NO_PARAMS, type Handler } from './scope.js';
 import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js';
 import { listSessions, revokeSession } from './handlers/admin-sessions.js';
+import { addUser, inviteSomeone } from './handlers/admin-invites.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -84,6 +85,8 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
   { method: 'GET', path: '/_auth/admin/sessions', before: [signedInAdmin], handler: listSessions },
   { method: 'DELETE', path: '/_auth/admin/sessions/{id}', before: [signedInAdmin], handler: revokeSession },
+  { method: 'POST', path: '/_auth/admin/invites', before: [signedInAdmin], handler: inviteSomeone },
+  { method: 'POST', path: '/_auth/admin/users', before: [signedInAdmin], handler: addUser },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 
