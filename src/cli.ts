@@ -17,6 +17,8 @@ import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
 import { CLI_ACTOR } from './audit.js';
 import { endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
+import { passwordLink } from './handlers/admin-invites.js';
+import { checkGroups, createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
 import { MAX_LIMIT, type Position } from './handlers/paging.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
@@ -25,7 +27,15 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
                                           unless --no-migrate: then an unmigrated database stops it)
   migrate                                 apply the database migrations and exit (a Kubernetes Job, a Helm hook)
   db copy --from URL --to URL             copy every table into an empty, migrated database (SQLite <-> PostgreSQL)
-  user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
+  user add NAME [--email E] [--group G]... [--admin] [--ttl 7d]
+                                          create a user; the password is the first line of stdin, or prompted
+                                          on a terminal. An empty one (empty stdin, or Enter) creates the user
+                                          without a password and prints a single-use link (valid --ttl, 1h-30d,
+                                          default 7d) with which the user sets one
+  invite create [--email E] [--group G]... [--ttl 7d]
+                                          print a single-use registration link and its expiry (--ttl 1h-30d,
+                                          default 7d); it works whatever registration says, puts the new
+                                          account in the groups, and with --email only for that address
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
   user list                               list users
@@ -170,10 +180,35 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   switch (task) {
     case 'user add': {
       if (!name) throw new UsageError('user add needs a user name');
-      const created = await accounts.register({ username: name, email: flags.email, password: await readPassword(), admin: flags.admin });
-      // An address an administrator sets counts as confirmed (SPEC section 5).
-      if (created.email) await store.setEmail(created.id, created.email, true);
+      const ttl = inviteTtl(flags.ttl);
+      // An empty password (empty stdin, or Enter at the prompt): the account has none until its user sets one through the link.
+      const password = (await readPassword()) || undefined;
+      const created = await accounts.register({
+        username: name,
+        email: flags.email,
+        password,
+        admin: flags.admin,
+        groups: checkGroups(flags.groups),
+        // An address an administrator sets counts as confirmed (SPEC section 5).
+        emailVerified: true,
+      });
+      services.audit.record({ type: 'user_created', user: { id: created.id, username: created.username }, actor: CLI_ACTOR, details: { groups: created.groups } });
       console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
+      if (password === undefined) {
+        const link = await passwordLink(services, created, ttl);
+        console.log(`${created.username} has no password yet; this single-use link sets one until ${new Date(link.expiresAt).toISOString()}:`);
+        console.log(link.url);
+      }
+      return 0;
+    }
+    case 'invite create': {
+      if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`);
+      const terms = inviteTerms(flags.email, flags.groups);
+      const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
+      const expiresAt = new Date(invite.expiresAt).toISOString();
+      services.audit.record({ type: 'invite_created', actor: CLI_ACTOR, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
+      console.log(invite.url);
+      console.log(`single use, expires ${expiresAt}`);
       return 0;
     }
     case 'user passwd': {
