@@ -42,10 +42,11 @@ export async function liveSessions(
 
 /** GET /_auth/admin/sessions?user=&limit=&cursor= */
 export async function listSessions(scope: Scope): Promise<void> {
-  const { searchParams } = scope.url;
-  const limit = pageLimit(searchParams.get('limit'));
-  const after = decodeCursor(searchParams.get('cursor'));
-  const userId = searchParams.get('user') ?? undefined;
+  // An empty parameter (?user=&cursor=, as a form sends it) is an absent one.
+  const param = (name: string) => scope.url.searchParams.get(name) || null;
+  const limit = pageLimit(param('limit'));
+  const after = decodeCursor(param('cursor'));
+  const userId = param('user') ?? undefined;
   if (userId !== undefined && !(userId.length <= 128 && (await scope.services.store.findUserById(userId)))) throw fail('user_not_found');
   const { sessions, next } = await liveSessions(scope.services, { userId, limit, after });
   scope.json(200, { sessions: sessions.map(sessionJson), next_cursor: next ? encodeCursor(next) : null });

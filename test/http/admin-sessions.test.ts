@@ -175,6 +175,11 @@ describe('GET /_auth/admin/sessions', () => {
     expect(await res.json()).toMatchObject({ error: 'invalid_field' });
   });
 
+  it('takes empty parameters as absent ones', async () => {
+    const all = await sessionsOf('?limit=200');
+    expect((await sessionsOf('?user=&cursor=&limit=')).sessions).toEqual(all.sessions.slice(0, 50));
+  });
+
   it('answers 404 user_not_found for an unknown user id', async () => {
     const res = await call('GET', `/_auth/admin/sessions?user=${crypto.randomUUID()}`, admin.access_token);
     expect(res.status).toBe(404);
