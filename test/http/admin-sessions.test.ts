@@ -1,6 +1,7 @@
 /** Sessions as people review them: device and address on the account page, and administrators' list and revocation. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { createDatabase, dropDatabase, postgres } from '../helpers/postgres.js';
 
 const FIREFOX = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const CHROME = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -212,5 +213,41 @@ describe('DELETE /_auth/admin/sessions/{id}', () => {
     const res = await call('DELETE', `/_auth/admin/sessions/${id}`, admin.access_token);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'session_not_found' });
+  });
+});
+
+describe.runIf(postgres.available)('on two replicas of one PostgreSQL database', () => {
+  let url: string;
+  let a: TestGatehouse;
+  let b: TestGatehouse;
+  beforeAll(async () => {
+    url = await createDatabase();
+    // A long trust window: what b learns here, it hears by LISTEN, not by the periodic read.
+    a = await startTestGatehouse({ database_url: url, trust_window: '5m' });
+    b = await startTestGatehouse({ database_url: url, trust_window: '5m' });
+  });
+  afterAll(async () => {
+    await Promise.all([a?.close(), b?.close()]);
+    if (url) await dropDatabase(url);
+  });
+
+  it('lists sessions a page at a time and ends one on the other replica at once', async () => {
+    const root = await registerUser(a, uniqueName('pgadmin'));
+    const username = uniqueName('pguser');
+    const victim = await registerUser(a, username);
+    const page = await fetch(`${b.url}/_auth/admin/sessions?limit=1`, { headers: bearer(root.access_token) });
+    const first = (await page.json()) as { sessions: SessionJson[]; next_cursor: string };
+    const next = (await (await fetch(`${b.url}/_auth/admin/sessions?limit=1&cursor=${first.next_cursor}`, { headers: bearer(root.access_token) })).json()) as {
+      sessions: SessionJson[];
+      next_cursor: string | null;
+    };
+    expect([...first.sessions, ...next.sessions].map((s) => s.user.username).sort()).toEqual([root.username, username].sort());
+    expect(next.next_cursor).toBeNull();
+
+    expect(await userinfoStatus(b, victim.access_token)).toBe(200);
+    const id = victim.refresh_token.split('.')[0]!;
+    const res = await fetch(`${a.url}/_auth/admin/sessions/${id}`, { method: 'DELETE', headers: bearer(root.access_token) });
+    expect(res.status).toBe(204);
+    await expect.poll(() => userinfoStatus(b, victim.access_token), { timeout: 1_000, interval: 20 }).toBe(401);
   });
 });
