@@ -268,7 +268,8 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
 
 /** Rows under a header, each column as wide as its widest cell. */
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => row[i]!.length)));
+  // A fold, not Math.max(...cells): a list of many thousand sessions would overflow the argument stack.
+  const widths = header.map((title, i) => rows.reduce((widest, row) => Math.max(widest, row[i]!.length), title.length));
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
