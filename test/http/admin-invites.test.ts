@@ -1,5 +1,6 @@
 /** Invites and accounts made by administrators (SPEC section 11), on a gatehouse whose registration is closed. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInvite } from '../../src/auth/invites.js';
 import { createLogger } from '../../src/log.js';
 import { cookiesOf, formCsrf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 
@@ -319,5 +320,30 @@ describe('the audit log', () => {
       ]),
     );
     expect(JSON.stringify(lines)).not.toContain(token);
+  });
+});
+
+describe('an invite where every address must be confirmed (require_verified_email)', () => {
+  let strict: TestGatehouse;
+  beforeAll(async () => {
+    strict = await startTestGatehouse({ registration: 'closed', require_verified_email: true });
+  });
+  afterAll(() => strict.close());
+
+  const invited = (terms: { email?: string }) => createInvite(strict.services, { ...terms, groups: [] }, DAY);
+  const registerThere = (body: Record<string, unknown>) => postJson(`${strict.url}/_auth/register`, { password: PASSWORD, ...body }, { 'x-forwarded-for': nextClient() });
+
+  it('signs in at once with the address the invite names: it is confirmed', async () => {
+    const { url } = await invited({ email: 'confirmed@example.com' });
+    const res = await registerThere({ username: 'confirmed', invite: new URL(url).searchParams.get('invite') });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toHaveProperty('access_token');
+  });
+
+  it('asks first for a confirmation of an address the invitee chose', async () => {
+    const { url } = await invited({});
+    const res = await registerThere({ username: 'unconfirmed', email: 'chosen@example.com', invite: new URL(url).searchParams.get('invite') });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toEqual({ verification_required: true });
   });
 });
