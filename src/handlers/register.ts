@@ -14,7 +14,8 @@ import { finishSignIn, type AnswerKind } from './sign-in.js';
 
 export async function showRegisterPage(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
-  const invite = scope.url.searchParams.get('invite');
+  // Empty is absent, as for the invite field of the form.
+  const invite = scope.url.searchParams.get('invite') || null;
   if (invite !== null) {
     const terms = await findInvite(scope.services.oneTimeTokens, invite);
     if (!terms) return scope.page(403, (nonce) => messagePage({ nonce, title: 'This invitation does not work', message: fail('invite_invalid').message }));
