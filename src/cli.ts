@@ -18,6 +18,10 @@ import { databaseUrl } from './config-values.js';
 import { CLI_ACTOR } from './audit.js';
 import { checkGroupName } from './admin/people.js';
 import { loginKey, type GroupCount, type Store, type User } from './store/types.js';
+import { endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
+import { passwordLink } from './handlers/admin-invites.js';
+import { checkGroups, createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
+import { MAX_LIMIT, type Position } from './handlers/paging.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -25,7 +29,15 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
                                           unless --no-migrate: then an unmigrated database stops it)
   migrate                                 apply the database migrations and exit (a Kubernetes Job, a Helm hook)
   db copy --from URL --to URL             copy every table into an empty, migrated database (SQLite <-> PostgreSQL)
-  user add NAME [--email E] [--admin]     create a user (password on stdin, or prompted)
+  user add NAME [--email E] [--group G]... [--admin] [--ttl 7d]
+                                          create a user; the password is the first line of stdin, or prompted
+                                          on a terminal. An empty one (empty stdin, or Enter) creates the user
+                                          without a password and prints a single-use link (valid --ttl, 1h-30d,
+                                          default 7d) with which the user sets one
+  invite create [--email E] [--group G]... [--ttl 7d]
+                                          print a single-use registration link and its expiry (--ttl 1h-30d,
+                                          default 7d); it works whatever registration says, puts the new
+                                          account in the groups, and with --email only for that address
   user passwd NAME                        set a new password (ends the user's sessions)
   user disable NAME | user enable NAME    disabling ends every session of the user
   user list [--group G]                   list users (of one group)
@@ -36,7 +48,8 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
   group list                              groups and how many members each has
   group add GROUP USER...                 add users to a group (every name is checked before any change)
   group remove GROUP USER...              remove users from a group (likewise)
-  sessions revoke --user NAME             end every session of a user
+  sessions list [--user NAME]             list live sessions: id, user, device, address, created, last used
+  sessions revoke --user NAME | --id ID   end every session of a user, or one session
   keys rotate                             add a new signing key (used everywhere within 30s)
   config check                            print the effective configuration, secrets redacted
 
@@ -177,10 +190,35 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   switch (task) {
     case 'user add': {
       if (!name) throw new UsageError('user add needs a user name');
-      const created = await accounts.register({ username: name, email: flags.email, password: await readPassword(), admin: flags.admin });
-      // An address an administrator sets counts as confirmed (SPEC section 5).
-      if (created.email) await store.setEmail(created.id, created.email, true);
+      const ttl = inviteTtl(flags.ttl);
+      // An empty password (empty stdin, or Enter at the prompt): the account has none until its user sets one through the link.
+      const password = (await readPassword()) || undefined;
+      const created = await accounts.register({
+        username: name,
+        email: flags.email,
+        password,
+        admin: flags.admin,
+        groups: checkGroups(flags.groups),
+        // An address an administrator sets counts as confirmed (SPEC section 5).
+        emailVerified: true,
+      });
+      services.audit.record({ type: 'user_created', user: { id: created.id, username: created.username }, actor: CLI_ACTOR, details: { groups: created.groups } });
       console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
+      if (password === undefined) {
+        const link = await passwordLink(services, created, ttl);
+        console.log(`${created.username} has no password yet; this single-use link sets one until ${new Date(link.expiresAt).toISOString()}:`);
+        console.log(link.url);
+      }
+      return 0;
+    }
+    case 'invite create': {
+      if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`);
+      const terms = inviteTerms(flags.email, flags.groups);
+      const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
+      const expiresAt = new Date(invite.expiresAt).toISOString();
+      services.audit.record({ type: 'invite_created', actor: CLI_ACTOR, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
+      console.log(invite.url);
+      console.log(`single use, expires ${expiresAt}`);
       return 0;
     }
     case 'user passwd': {
@@ -230,9 +268,28 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       for await (const group of allGroups(store)) console.log(`${group.name}\t${group.members}`);
       return 0;
     }
+    case 'sessions list': {
+      const found = flags.user === undefined ? undefined : await findUser(flags.user);
+      const rows: string[][] = [];
+      let after: Position | undefined;
+      do {
+        const page = await liveSessions(services, { userId: found?.id, limit: MAX_LIMIT, after });
+        for (const s of page.sessions.map(sessionJson)) rows.push([s.id, s.user.username, s.device, s.address ?? '-', s.created_at, s.last_used_at]);
+        after = page.next;
+      } while (after);
+      console.log(table(['ID', 'USER', 'DEVICE', 'ADDRESS', 'CREATED', 'LAST USED'], rows));
+      return 0;
+    }
     case 'sessions revoke': {
+      if (flags.id !== undefined) {
+        if (flags.user !== undefined || name !== undefined) throw new UsageError('sessions revoke takes --id or --user, not both');
+        if (!(await endSession(services, flags.id, CLI_ACTOR))) throw new HttpError('session_not_found', `no live session ${flags.id}`);
+        console.log(`ended session ${flags.id}`);
+        return 0;
+      }
       const found = await findUser(flags.user ?? name);
       const ended = await sessions.endAllOfUser(found.id, 'admin_revoked');
+      services.audit.record({ type: 'sessions_revoked', user: { id: found.id, username: found.username }, actor: CLI_ACTOR, details: { count: ended } });
       console.log(`ended ${ended} session(s) of ${found.username}`);
       return 0;
     }
@@ -310,6 +367,13 @@ async function groupMembers({ store, people }: Services, add: boolean, group: st
     console.log(changed ? done : `${user.username} was ${add ? 'in' : 'not in'} ${group} already`);
   }
   return 0;
+}
+
+/** Rows under a header, each column as wide as its widest cell. */
+function table(header: string[], rows: string[][]): string {
+  // A fold, not Math.max(...cells): a list of many thousand sessions would overflow the argument stack.
+  const widths = header.map((title, i) => rows.reduce((widest, row) => Math.max(widest, row[i]!.length), title.length));
+  return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
 /** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */

@@ -78,6 +78,8 @@ export const ERRORS = catalogue({
   admin_required: { status: 403, message: 'Only administrators may do this.' },
   user_not_found: { status: 404, message: 'There is no such user.' },
   last_admin: { status: 409, message: 'That would leave no enabled administrator.' },
+  session_not_found: { status: 404, message: 'There is no such live session.' },
+  invite_invalid: { status: 403, message: 'This invitation is invalid, expired or already used.' },
 });
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -50,6 +50,9 @@ export interface FormPageInput {
   username?: string;
   email?: string;
   registrationOpen: boolean;
+  /** Registering with an invite: carried in the form; `emailFixed` when the invite names the address. */
+  invite?: string;
+  emailFixed?: boolean;
 }
 
 export const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
@@ -74,17 +77,18 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
   );
 }
 
-export function registerPage({ nonce, csrf, rd, error, username = '', email = '' }: FormPageInput): string {
+export function registerPage({ nonce, csrf, rd, error, username = '', email = '', invite, emailFixed = false }: FormPageInput): string {
+  const invited = invite === undefined ? '' : `<p>You were invited to create an account.</p><input type="hidden" name="invite" value="${escapeHtml(invite)}">`;
   return layout(
     'Create an account',
     nonce,
     `<h1>Create an account</h1>${errorBox(error)}
 <form method="post" action="/_auth/register"${described(error)}>
-${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
+${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">${invited}
 <label for="username">Username</label>
 <input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(username)}" autofocus>
 <label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(email)}">
+<input id="email" name="email" type="email" autocomplete="email" value="${escapeHtml(email)}"${emailFixed ? ' readonly' : ''}>
 <label for="password">Password <small>(at least 10 characters)</small></label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">
 <button type="submit">Create account</button>
@@ -151,7 +155,7 @@ export interface AccountPageInput {
   csrf: string;
   user: { username: string; email: string | null; emailVerified: boolean; displayName: string | null; totpEnabled: boolean };
   passkeys: { id: string; name: string; createdAt: number; lastUsedAt: number | null }[];
-  sessions: { id: string; createdAt: number; lastUsedAt: number }[];
+  sessions: { id: string; createdAt: number; lastUsedAt: number; device: string | null; address: string | null }[];
   currentSession: string;
 }
 
@@ -176,7 +180,8 @@ export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSess
     .join('');
   const ownSessions = sessions
     .map(
-      (s) => `<li><span>Started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}</span>
+      (s) => `<li><span><strong>${escapeHtml(s.device ?? 'unknown')}</strong>${s.address ? ` from ${escapeHtml(s.address)}` : ''}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}<br>
+<small>started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}</small></span>
 ${s.id === currentSession ? '' : `<button type="button" data-end-session="${escapeHtml(s.id)}">End</button>`}</li>`,
     )
     .join('');

@@ -30,6 +30,8 @@ import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage
 import { NO_PARAMS, type Handler } from './scope.js';
 import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js';
 import { addToGroup, deleteUser, listGroups, listUsers, removeFromGroup, resetFactors, showUser, unbanUser, updateUser } from './handlers/admin-people.js';
+import { listSessions, revokeSession } from './handlers/admin-sessions.js';
+import { addUser, inviteSomeone } from './handlers/admin-invites.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -86,6 +88,10 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/account/password', before: [signedIn], handler: changeOwnPassword },
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
+  { method: 'GET', path: '/_auth/admin/sessions', before: [signedInAdmin], handler: listSessions },
+  { method: 'DELETE', path: '/_auth/admin/sessions/{id}', before: [signedInAdmin], handler: revokeSession },
+  { method: 'POST', path: '/_auth/admin/invites', before: [signedInAdmin], handler: inviteSomeone },
+  { method: 'POST', path: '/_auth/admin/users', before: [signedInAdmin], handler: addUser },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
   { method: 'GET', path: '/_auth/admin/users', before: [signedInAdmin], handler: listUsers },
   { method: 'GET', path: '/_auth/admin/users/{id}', before: [signedInAdmin], handler: showUser },

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlStore } from '../src/store/sql-store.js';
-import { NotFirstUser, StoreConflict, type SigningKey, type Store, type User } from '../src/store/types.js';
+import { NotFirstUser, StoreConflict, TokenUnusable, type SigningKey, type Store, type User } from '../src/store/types.js';
 import { tempDir } from './helpers/gatehouse.js';
 import { createDatabase, dropDatabase, postgres } from './helpers/postgres.js';
 
@@ -173,6 +173,56 @@ describe.each(backends)('Store on %s', (_name, open) => {
     const since = await store.revokedSessionsSince(T0 + 15);
     expect(since).toEqual(expect.arrayContaining(['u-b', 'u-c']));
     expect(since).not.toContain('u-a');
+  });
+
+  it('keeps the device and address of a session and lists live sessions newest first, a page at a time', async () => {
+    const user = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    const other = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    await store.createSession({ id: 'ls-a', userId: user.id, refreshHash: 'a', now: T0 + 1, device: 'Firefox 128 on Windows', address: '203.0.113.1' });
+    await store.createSession({ id: 'ls-b', userId: user.id, refreshHash: 'b', now: T0 + 2 });
+    await store.createSession({ id: 'ls-c', userId: user.id, refreshHash: 'c', now: T0 + 2 });
+    await store.createSession({ id: 'ls-d', userId: other.id, refreshHash: 'd', now: T0 + 3 });
+    await store.createSession({ id: 'ls-revoked', userId: user.id, refreshHash: 'e', now: T0 + 3 });
+    await store.revokeSession('ls-revoked', T0 + 4);
+    expect(await store.findSession('ls-a')).toMatchObject({ device: 'Firefox 128 on Windows', address: '203.0.113.1' });
+    expect(await store.findSession('ls-b')).toMatchObject({ device: null, address: null });
+
+    const live = { usedSince: T0, createdSince: T0, limit: 10 };
+    const ids = async (query: Partial<Parameters<Store['listSessions']>[0]>) => (await store.listSessions({ ...live, ...query })).map((s) => s.id);
+    expect(await ids({ userId: user.id })).toEqual(['ls-c', 'ls-b', 'ls-a']);
+    expect((await store.listSessions({ ...live, userId: other.id }))[0]).toMatchObject({ id: 'ls-d', userId: other.id, username: other.username });
+    expect(await ids({ userId: user.id, limit: 1, after: { createdAt: T0 + 2, id: 'ls-c' } })).toEqual(['ls-b']);
+    expect(await ids({ userId: user.id, after: { createdAt: T0 + 2, id: 'ls-b' } })).toEqual(['ls-a']);
+    expect(await ids({ userId: user.id, usedSince: T0 + 2 })).toEqual(['ls-c', 'ls-b']);
+    expect(await ids({ userId: user.id, createdSince: T0 + 3 })).toEqual([]);
+    expect(await ids({ after: { createdAt: T0 + 3, id: 'ls-d' }, usedSince: T0 + 1, limit: 3 })).toEqual(['ls-c', 'ls-b', 'ls-a']);
+  });
+
+  it('creates an account with an invite only once however many race for it, with the groups and address given', async () => {
+    await store.createOneTimeToken({ hash: 'invite-1', purpose: 'invite', userId: null, data: null, expiresAt: T0 + 100 });
+    const attempt = (username: string) =>
+      store.createUser({ username, email: `${username}@example.com`, emailVerified: true, groups: ['staff'], passwordHash: 'h', inviteHash: 'invite-1', now: T0 }).then(
+        (user) => user,
+        (error: unknown) => error,
+      );
+    const results = await Promise.all(['inv-a', 'inv-b', 'inv-c', 'inv-d'].map(attempt));
+    const created = results.filter((r): r is User => !(r instanceof Error));
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatchObject({ groups: ['staff'], emailVerified: true });
+    expect(results.filter((r) => r instanceof TokenUnusable)).toHaveLength(3);
+    expect((await Promise.all(['inv-a', 'inv-b', 'inv-c', 'inv-d'].map((u) => store.findUserByLogin(u)))).filter(Boolean)).toHaveLength(1);
+    expect(await store.findOneTimeToken('invite-1', 'invite', T0)).toBeUndefined();
+  });
+
+  it('leaves an invite unused when its account is refused, and refuses an expired or foreign one', async () => {
+    const taken = await store.createUser({ username: name(), passwordHash: 'h', now: T0 });
+    await store.createOneTimeToken({ hash: 'invite-2', purpose: 'invite', userId: null, data: null, expiresAt: T0 + 100 });
+    await expect(store.createUser({ username: taken.username, passwordHash: 'h', inviteHash: 'invite-2', now: T0 })).rejects.toThrow(StoreConflict);
+    expect(await store.findOneTimeToken('invite-2', 'invite', T0)).toBeDefined();
+    await expect(store.createUser({ username: name(), passwordHash: 'h', inviteHash: 'invite-2', now: T0 + 100 })).rejects.toThrow(TokenUnusable);
+    await store.createOneTimeToken({ hash: 'not-an-invite', purpose: 'magic_link', userId: null, data: null, expiresAt: T0 + 100 });
+    await expect(store.createUser({ username: name(), passwordHash: 'h', inviteHash: 'not-an-invite', now: T0 })).rejects.toThrow(TokenUnusable);
+    await expect(store.createUser({ username: name(), passwordHash: 'h', inviteHash: 'unknown', now: T0 })).rejects.toThrow(TokenUnusable);
   });
 
   it('adds the first signing key only once when replicas race, and later keys always', async () => {

@@ -6,7 +6,7 @@ import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
-import { passwordProblem, type PasswordHasher } from './passwords.js';
+import { NO_PASSWORD, passwordProblem, type PasswordHasher } from './passwords.js';
 import type { BreachCheck } from './breached.js';
 import type { Sessions } from './sessions.js';
 import type { Throttle } from './throttle.js';
@@ -52,21 +52,36 @@ export class Accounts {
 
   /**
    * Checks input before spending argon2 on it; throws 400 or 409. With `onlyIfFirst`, throws
-   * NotFirstUser when any account exists (decided by the store, race-free).
+   * NotFirstUser when any account exists (decided by the store, race-free); with `inviteHash`,
+   * TokenUnusable when the invite is spent. Without a password the account has none
+   * (an administrator's new user, who sets one through a link).
    */
-  async register(input: { username: string; email?: string; password: string; admin?: boolean; onlyIfFirst?: boolean }): Promise<User> {
+  async register(input: {
+    username: string;
+    email?: string;
+    password?: string;
+    admin?: boolean;
+    groups?: string[];
+    emailVerified?: boolean;
+    onlyIfFirst?: boolean;
+    inviteHash?: string;
+  }): Promise<User> {
+    const { email, password } = input;
     const username = input.username.normalize('NFC');
     const problem =
-      usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
+      usernameProblem(username) ?? (email === undefined ? undefined : emailProblem(email)) ?? (password === undefined ? undefined : passwordProblem(password));
     if (problem) throw fail('invalid_input', problem);
-    await this.checkBreached(input.password);
+    if (password !== undefined) await this.checkBreached(password);
     try {
       const user = await this.deps.store.createUser({
         username,
-        email: input.email ?? null,
-        passwordHash: await this.deps.passwords.hash(input.password),
+        email: email ?? null,
+        passwordHash: password === undefined ? NO_PASSWORD : await this.deps.passwords.hash(password),
         admin: input.admin ?? false,
+        groups: input.groups ?? [],
+        emailVerified: (input.emailVerified ?? false) && email !== undefined,
         onlyIfFirst: input.onlyIfFirst ?? false,
+        ...(input.inviteHash !== undefined && { inviteHash: input.inviteHash }),
         now: this.deps.clock.now(),
       });
       this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });

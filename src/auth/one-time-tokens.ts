@@ -21,9 +21,15 @@ export class OneTimeTokens {
   ) {}
 
   async issue(purpose: Purpose, userId: string | null, data: string | null, ttlMs: number): Promise<string> {
+    return (await this.issueExpiring(purpose, userId, data, ttlMs)).token;
+  }
+
+  /** Like issue, also saying when the token expires (for links handed to people, who are told). */
+  async issueExpiring(purpose: Purpose, userId: string | null, data: string | null, ttlMs: number): Promise<{ token: string; expiresAt: number }> {
     const token = randomBytes(32).toString('base64url');
-    await this.store.createOneTimeToken({ hash: hash(token), purpose, userId, data, expiresAt: this.clock.now() + ttlMs });
-    return token;
+    const expiresAt = this.clock.now() + ttlMs;
+    await this.store.createOneTimeToken({ hash: hash(token), purpose, userId, data, expiresAt });
+    return { token, expiresAt };
   }
 
   /** Issues the user's only live token of this purpose: every older unused one stops working. */
@@ -43,6 +49,11 @@ export class OneTimeTokens {
   async consume(token: unknown, purpose: Purpose): Promise<OneTimeToken | undefined> {
     if (!looksLikeToken(token)) return undefined;
     return this.store.consumeOneTimeToken(hash(token), purpose, this.clock.now());
+  }
+
+  /** The stored hash of a token, for a store method that consumes it in a transaction of its own; undefined for one of the wrong shape. */
+  hashOf(token: unknown): string | undefined {
+    return looksLikeToken(token) ? hash(token) : undefined;
   }
 
   /** Looks without using up. */

@@ -29,6 +29,13 @@ export interface IssuedTokens {
   claims: AccessClaims;
 }
 
+/** Where a session was started from, kept for the people who review sessions. */
+export interface SessionClient {
+  /** From describeDevice. */
+  device: string;
+  address: string;
+}
+
 export interface SessionDeps {
   store: Store;
   tokens: AccessTokens;
@@ -47,10 +54,10 @@ export class Sessions {
 
   constructor(private readonly deps: SessionDeps) {}
 
-  async start(user: User): Promise<IssuedTokens> {
+  async start(user: User, { device, address }: SessionClient): Promise<IssuedTokens> {
     const refresh = newRefreshToken(newSessionId());
     const now = this.deps.clock.now();
-    await this.deps.store.createSession({ id: refresh.sessionId, userId: user.id, refreshHash: hashSecret(refresh.secret), now });
+    await this.deps.store.createSession({ id: refresh.sessionId, userId: user.id, refreshHash: hashSecret(refresh.secret), now, device, address });
     return this.#issue(user, refresh);
   }
 

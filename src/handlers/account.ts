@@ -1,5 +1,6 @@
 /** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
 import { emailProblem } from '../auth/accounts.js';
+import { UNKNOWN_DEVICE } from '../auth/devices.js';
 import { clearedCookie, sessionCookie } from '../auth/cookies.js';
 import { hasPassword } from '../auth/passwords.js';
 import { fail } from '../errors.js';
@@ -7,7 +8,7 @@ import { parseBody, stringField } from '../http.js';
 import { accountPage } from '../pages.js';
 import type { Scope } from '../scope.js';
 import type { User } from '../store/types.js';
-import { isRecentSignIn, loginUrl, reauthenticate, signedInCaller } from './common.js';
+import { isRecentSignIn, loginUrl, reauthenticate, sessionClient, signedInCaller } from './common.js';
 import { requestEmailChange } from './mail-links.js';
 
 /** Each change mails two addresses: an account must not become a way to mail anyone, endlessly. */
@@ -29,7 +30,7 @@ export async function changeOwnPassword(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
   await reauthenticate(scope, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
   await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }));
-  const tokens = await services.sessions.start(user);
+  const tokens = await services.sessions.start(user, sessionClient(scope));
   scope.setCookie(sessionCookie(tokens, services.config));
   scope.json(200, { status: 'password_changed' });
 }
@@ -91,6 +92,8 @@ export async function listOwnSessions(scope: Scope): Promise<void> {
   scope.json(200, {
     sessions: sessions.map((s) => ({
       id: s.id,
+      device: s.device ?? UNKNOWN_DEVICE,
+      address: s.address,
       created_at: new Date(s.createdAt).toISOString(),
       last_used_at: new Date(s.lastUsedAt).toISOString(),
       current: s.id === sessionId,

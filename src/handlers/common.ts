@@ -3,10 +3,17 @@ import { authenticate } from '../auth/authenticate.js';
 import { clientAddress } from '../auth/forwarded.js';
 import { fail } from '../errors.js';
 import type { User } from '../store/types.js';
-import type { IssuedTokens } from '../auth/sessions.js';
+import type { IssuedTokens, SessionClient } from '../auth/sessions.js';
+import { describeDevice } from '../auth/devices.js';
 import { safeRedirect } from '../auth/redirects.js';
 import type { ADDRESS_LIMITS } from '../auth/throttle.js';
 import type { Caller, Scope } from '../scope.js';
+
+/** The device and address a session started by this request is filed under. */
+export const sessionClient = (scope: Scope): SessionClient => ({
+  device: describeDevice(scope.req.headers['user-agent']),
+  address: clientAddress(scope.req, scope.services.trusted),
+});
 
 /** The JSON answer of login, registration and refresh (SPEC section 4). */
 export function tokenBody(tokens: IssuedTokens) {

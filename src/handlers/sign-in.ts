@@ -5,10 +5,9 @@
  */
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { sessionCookie } from '../auth/cookies.js';
-import { clientAddress } from '../auth/forwarded.js';
 import type { Scope } from '../scope.js';
 import type { User } from '../store/types.js';
-import { returnUrl, tokenBody } from './common.js';
+import { returnUrl, sessionClient, tokenBody } from './common.js';
 
 /** Carries a pending sign-in between gatehouse's own pages; read by nothing but the second-step handlers. */
 const MFA_COOKIE = 'gatehouse_mfa';
@@ -52,8 +51,9 @@ async function answerPendingMfa(scope: Scope, user: User, { rd, kind }: SignIn):
 /** A complete sign-in: failures forgiven, a session and its cookie, then the token body or a redirect to rd. */
 export async function finishSignIn(scope: Scope, user: User, { rd, method, kind, status = 200 }: SignIn): Promise<void> {
   const { services } = scope;
-  await services.accounts.signedIn(user, method, clientAddress(scope.req, services.trusted));
-  const tokens = await services.sessions.start(user);
+  const client = sessionClient(scope);
+  await services.accounts.signedIn(user, method, client.address);
+  const tokens = await services.sessions.start(user, client);
   scope.setCookie(sessionCookie(tokens, services.config));
   if (pendingFromCookie(scope) !== undefined) scope.setCookie(stringifySetCookie(MFA_COOKIE, '', { path: '/_auth', maxAge: 0 }));
   const target = returnUrl(scope, rd);

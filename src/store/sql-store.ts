@@ -2,9 +2,19 @@
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
 import { CLAIMS_MARK, people } from './sql-people.js';
-import { loginKey, NotFirstUser, StoreConflict, type NewUser, type RevocationHandlers, type Session, type SigningKey, type Store, type User } from './types.js';
-
-const ADMIN_GROUPS = JSON.stringify(['admins']);
+import {
+  loginKey,
+  NotFirstUser,
+  StoreConflict,
+  TokenUnusable,
+  type ListedSession,
+  type NewUser,
+  type RevocationHandlers,
+  type Session,
+  type SigningKey,
+  type Store,
+  type User,
+} from './types.js';
 
 const orNull = (value: unknown) => (value === null || value === undefined ? null : value);
 
@@ -33,7 +43,11 @@ const toSession = (row: Row): Session => ({
   rotatedAt: row['rotated_at'] === null ? null : Number(row['rotated_at']),
   sealedRefresh: orNull(row['sealed_refresh']) as string | null,
   revokedAt: row['revoked_at'] === null ? null : Number(row['revoked_at']),
+  device: orNull(row['device']) as string | null,
+  address: orNull(row['address']) as string | null,
 });
+
+const toListedSession = (row: Row): ListedSession => ({ ...toSession(row), username: String(row['username']) });
 
 const toKey = (row: Row): SigningKey => ({
   kid: String(row['kid']),
@@ -65,6 +79,36 @@ export async function openDatabase(url: string, poolSize = 10): Promise<Db> {
   return (await import('./sqlite/db.js')).openSqliteDb(url);
 }
 
+/** The INSERT … SELECT of a new user, without its WHERE: the first account is an administrator. */
+function insertUser(id: string, { username, email = null, passwordHash, admin = false, groups = [], emailVerified = false, now }: NewUser) {
+  const plain = [...new Set(groups)];
+  const withAdmins = [...new Set(['admins', ...groups])];
+  return {
+    sql: `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, email_verified, created_at)
+          SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? = 1 OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE ? END, ?, ?`,
+    args: [id, username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, JSON.stringify(withAdmins), JSON.stringify(plain), emailVerified ? 1 : 0, now],
+  };
+}
+
+/**
+ * One write transaction: the invite is marked used by the new account's id, and the account is
+ * inserted only if the invite carries that id. A racing registration finds the invite used and
+ * inserts nothing; a refused insert (a taken name) rolls the use back.
+ */
+async function createInvitedUser(db: Db, id: string, user: NewUser): Promise<User> {
+  const { sql, args } = insertUser(id, user);
+  const [, created] = await db.batch([
+    {
+      sql: `UPDATE one_time_tokens SET used_at = ?, user_id = ? WHERE hash = ? AND purpose = 'invite' AND used_at IS NULL AND expires_at > ?`,
+      args: [user.now, id, user.inviteHash, user.now],
+    },
+    { sql: `${sql} WHERE EXISTS (SELECT 1 FROM one_time_tokens WHERE hash = ? AND user_id = ?)`, args: [...args, user.inviteHash, id] },
+  ]);
+  const row = created === 1 ? await db.get('SELECT * FROM users WHERE id = ?', [id]) : undefined;
+  if (!row) throw new TokenUnusable();
+  return toUser(row);
+}
+
 export function sqlStore(db: Db): Store {
   return {
     ...accountExtras(db),
@@ -76,21 +120,14 @@ export function sqlStore(db: Db): Store {
     stats: () => db.stats(),
     close: async () => db.close(),
 
-    async createUser({ username, email = null, passwordHash, admin = false, onlyIfFirst = false, now }: NewUser) {
+    async createUser(user: NewUser) {
+      const id = crypto.randomUUID();
       try {
+        if (user.inviteHash !== undefined) return await createInvitedUser(db, id, user);
         // One statement, so "first account is an administrator" (and "only the first") holds even when two register at once.
         // PostgreSQL reads NOT EXISTS before it inserts, so concurrent inserts are serialised there by a lock.
-        const row = await db.transaction(
-          (tx) =>
-            tx.get(
-            `INSERT INTO users (id, username, username_key, email, email_key, password_hash, groups, created_at)
-             SELECT ?, ?, ?, ?, ?, ?, CASE WHEN ? = 1 OR NOT EXISTS (SELECT 1 FROM users) THEN ? ELSE '[]' END, ?
-             WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM users)
-             RETURNING *`,
-              [crypto.randomUUID(), username, loginKey(username), email, email && loginKey(email), passwordHash, admin ? 1 : 0, ADMIN_GROUPS, now, onlyIfFirst ? 1 : 0],
-            ),
-          'firstUser',
-        );
+        const { sql, args } = insertUser(id, user);
+        const row = await db.transaction((tx) => tx.get(`${sql} WHERE ? = 0 OR NOT EXISTS (SELECT 1 FROM users) RETURNING *`, [...args, user.onlyIfFirst ? 1 : 0]), 'firstUser');
         if (!row) throw new NotFirstUser();
         return toUser(row);
       } catch (error) {
@@ -122,13 +159,15 @@ export function sqlStore(db: Db): Store {
       await db.run('UPDATE users SET disabled = ? WHERE id = ?', [disabled ? 1 : 0, userId]);
     },
 
-    async createSession({ id, userId, refreshHash, now }) {
-      await db.run('INSERT INTO sessions (id, user_id, created_at, last_used_at, refresh_hash) VALUES (?, ?, ?, ?, ?)', [
+    async createSession({ id, userId, refreshHash, now, device = null, address = null }) {
+      await db.run('INSERT INTO sessions (id, user_id, created_at, last_used_at, refresh_hash, device, address) VALUES (?, ?, ?, ?, ?, ?, ?)', [
         id,
         userId,
         now,
         now,
         refreshHash,
+        device,
+        address,
       ]);
     },
     async findSession(id) {
@@ -176,6 +215,25 @@ export function sqlStore(db: Db): Store {
     },
     async listUserSessions(userId) {
       return (await db.all('SELECT * FROM sessions WHERE user_id = ? AND revoked_at IS NULL ORDER BY last_used_at DESC', [userId])).map(toSession);
+    },
+    async listSessions({ userId, usedSince, createdSince, limit, after }) {
+      const where = ['sessions.revoked_at IS NULL', 'sessions.last_used_at >= ?', 'sessions.created_at >= ?'];
+      const args: unknown[] = [usedSince, createdSince];
+      if (userId !== undefined) {
+        where.push('sessions.user_id = ?');
+        args.push(userId);
+      }
+      if (after) {
+        // Newest first: what comes after a session is older, or as old with a smaller id.
+        where.push('(sessions.created_at < ? OR (sessions.created_at = ? AND sessions.id < ?))');
+        args.push(after.createdAt, after.createdAt, after.id);
+      }
+      const rows = await db.all(
+        `SELECT sessions.*, users.username FROM sessions JOIN users ON users.id = sessions.user_id
+         WHERE ${where.join(' AND ')} ORDER BY sessions.created_at DESC, sessions.id DESC LIMIT ?`,
+        [...args, limit],
+      );
+      return rows.map(toListedSession);
     },
     ...(db.listen && {
       watchRevocations: ({ onRevoked, onClaimsChanged, onConnected, onDisconnected }) =>

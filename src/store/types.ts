@@ -23,8 +23,19 @@ export interface NewUser {
   email?: string | null;
   passwordHash: string;
   admin?: boolean;
+  /** Groups besides `admins` (which `admin`, or being the first account, adds). */
+  groups?: string[];
+  /** The address counts as confirmed from the start (set by an administrator, or named by the invite). */
+  emailVerified?: boolean;
   /** Create the user only on an empty database, decided in the same statement; else throw NotFirstUser. */
   onlyIfFirst?: boolean;
+  /**
+   * The hash of an invite (one-time token of purpose `invite`), consumed in the same transaction:
+   * of any number of racing registrations with it, at most one creates an account. Throws
+   * TokenUnusable, creating nothing, when it is unknown, used or expired; a refused account
+   * (a taken name) leaves it unused.
+   */
+  inviteHash?: string;
   now: number;
 }
 
@@ -40,6 +51,26 @@ export interface Session {
   /** The current refresh token sealed with a key only the previous token's holder can derive. */
   sealedRefresh: string | null;
   revokedAt: number | null;
+  /** Browser and system at sign-in ("Firefox 128 on Windows"); null for sessions older than the column. */
+  device: string | null;
+  /** The client address at sign-in. */
+  address: string | null;
+}
+
+/** A session as administrators list it: with its user's name. */
+export interface ListedSession extends Session {
+  username: string;
+}
+
+export interface SessionQuery {
+  /** Only this user's sessions. */
+  userId?: string;
+  /** Live only: not revoked, used at or after `usedSince`, created at or after `createdSince`. */
+  usedSince: number;
+  createdSince: number;
+  limit: number;
+  /** Keyset paging: only sessions after this one in the order (newest first, then by id). */
+  after?: { createdAt: number; id: string };
 }
 
 export interface Rotation {
@@ -60,7 +91,7 @@ export interface SigningKey {
 
 export interface OneTimeToken {
   hash: string;
-  purpose: 'password_reset' | 'magic_link' | 'email_verify' | 'mfa' | 'webauthn';
+  purpose: 'password_reset' | 'magic_link' | 'email_verify' | 'mfa' | 'webauthn' | 'invite';
   userId: string | null;
   /** Purpose-specific: the address to verify, the rd to return to, a challenge. */
   data: string | null;
@@ -236,7 +267,7 @@ export interface Store {
    */
   prune(limits: { eventsBefore: number; sessionsBefore: number; now: number }): Promise<void>;
 
-  createSession(session: { id: string; userId: string; refreshHash: string; now: number }): Promise<void>;
+  createSession(session: { id: string; userId: string; refreshHash: string; now: number; device?: string | null; address?: string | null }): Promise<void>;
   findSession(id: string): Promise<Session | undefined>;
   /** Replaces the refresh token only if it is still `expectedHash` and the session is live. */
   rotateRefresh(rotation: Rotation): Promise<boolean>;
@@ -257,6 +288,8 @@ export interface Store {
   revokedSessionsSince(since: number): Promise<string[]>;
   /** Live sessions of a user, newest first. */
   listUserSessions(userId: string): Promise<Session[]>;
+  /** Live sessions (of everyone, or of one user), newest first, one page of keyset paging. */
+  listSessions(query: SessionQuery): Promise<ListedSession[]>;
 
   /**
    * Adds the user to `group` or removes them from it. Refused ('last_admin') when it would leave no
@@ -309,6 +342,13 @@ export class StoreConflict extends Error {
 export class NotFirstUser extends Error {
   constructor() {
     super('an account already exists');
+  }
+}
+
+/** createUser with `inviteHash`, when the invite is unknown, used or expired. */
+export class TokenUnusable extends Error {
+  constructor() {
+    super('the invite is unknown, used or expired');
   }
 }
 

@@ -114,10 +114,11 @@ const AT_ONCE_MS = 500;
 describe('a WebSocket in proxy mode', () => {
   let upstream: EchoUpstream;
   let gate: TestGatehouse;
+  let admin: User;
   beforeAll(async () => {
     upstream = await startEchoUpstream();
     gate = await startTestGatehouse({ upstream: upstream.url });
-    await registerUser(gate); // the first account is the administrator
+    admin = await registerUser(gate); // the first account is the administrator
   });
   afterAll(async () => {
     await gate.close();
@@ -165,6 +166,18 @@ describe('a WebSocket in proxy mode', () => {
     const other = await signIn(gate, user.username);
     const [ending, staying] = [await openTunnel(gate, user.access_token), await openTunnel(gate, other.access_token)];
     expect((await postJson(`${gate.url}/_auth/logout`, {}, { authorization: `Bearer ${user.access_token}` })).status).toBe(204);
+    expect(await closesWithin(ending, AT_ONCE_MS)).toBe(true);
+    expect(staying.socket.readyState).toBe(WebSocket.OPEN);
+    staying.socket.close();
+  });
+
+  it('closes the tunnel of a session an administrator revokes, and only that one', async () => {
+    const user = await registerUser(gate);
+    const other = await signIn(gate, user.username);
+    const [ending, staying] = [await openTunnel(gate, user.access_token), await openTunnel(gate, other.access_token)];
+    const id = user.refresh_token.split('.')[0]!;
+    const res = await fetch(`${gate.url}/_auth/admin/sessions/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${admin.access_token}` } });
+    expect(res.status).toBe(204);
     expect(await closesWithin(ending, AT_ONCE_MS)).toBe(true);
     expect(staying.socket.readyState).toBe(WebSocket.OPEN);
     staying.socket.close();

@@ -28,6 +28,8 @@ const session = (overrides: Partial<Session> = {}): Session => ({
   refreshHash: 'current',
   prevRefreshHash: 'previous',
   rotatedAt: T0,
+  device: null,
+  address: null,
   sealedRefresh: 'sealed',
   revokedAt: null,
   ...overrides,

@@ -122,4 +122,7 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      FOR EACH ROW EXECUTE FUNCTION users_groups_sync();
    ALTER TABLE sessions ADD COLUMN claims_changed_at BIGINT;
    CREATE INDEX sessions_claims_changed ON sessions(claims_changed_at) WHERE claims_changed_at IS NOT NULL;`,
+  `ALTER TABLE sessions ADD COLUMN device TEXT;
+   ALTER TABLE sessions ADD COLUMN address TEXT;
+   CREATE INDEX sessions_created ON sessions(created_at, id);`,
 ];

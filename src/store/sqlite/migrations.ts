@@ -106,4 +106,7 @@ export const MIGRATIONS: readonly string[] = [
    CREATE TRIGGER users_groups_deleted AFTER DELETE ON users BEGIN DELETE FROM user_groups WHERE user_id = OLD.id; END;
    ALTER TABLE sessions ADD COLUMN claims_changed_at INTEGER;
    CREATE INDEX sessions_claims_changed ON sessions(claims_changed_at) WHERE claims_changed_at IS NOT NULL;`,
+  `ALTER TABLE sessions ADD COLUMN device TEXT;
+   ALTER TABLE sessions ADD COLUMN address TEXT;
+   CREATE INDEX sessions_created ON sessions(created_at, id);`,
 ];

@@ -1,0 +1,71 @@
+/**
+ * Invitations (SPEC section 11): single-use links to register, whatever `registration`
+ * says, with the groups (and the address) an administrator chose. Only the token's hash
+ * is stored; the account and the use of the invite are one transaction (Store.createUser).
+ */
+import { Invalid, parseDuration } from '../config-values.js';
+import type { Config } from '../config.js';
+import { fail } from '../errors.js';
+import { emailProblem } from './accounts.js';
+import type { OneTimeTokens } from './one-time-tokens.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+export const DEFAULT_INVITE_TTL = 7 * DAY;
+/** Long enough for a weekend and a mail round trip, short enough that a forgotten link dies. */
+const INVITE_TTL = { min: HOUR, max: 30 * DAY };
+const MAX_GROUPS = 50;
+const GROUP = /^[\p{L}\p{N}\p{M}._-]{1,64}$/u;
+
+/** What an invite grants: its groups, and the one address it may register with, if it names one. */
+export interface InviteTerms {
+  email?: string;
+  groups: string[];
+}
+
+/** A link's lifetime from a duration such as 12h or 7d (the settings' syntax), 1h to 30d; 400 otherwise. */
+export function inviteTtl(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_INVITE_TTL;
+  let ms: number;
+  try {
+    ms = parseDuration(value);
+  } catch (error) {
+    if (error instanceof Invalid) throw fail('invalid_field', 'ttl must be a duration from 1h to 30d, such as 12h or 7d.');
+    throw error;
+  }
+  if (ms < INVITE_TTL.min || ms > INVITE_TTL.max) throw fail('invalid_field', 'ttl must be a duration from 1h to 30d, such as 12h or 7d.');
+  return ms;
+}
+
+/** Group names as labels: letters, digits, dots, dashes and underscores, 1 to 64 of them; at most 50 groups. */
+export function checkGroups(groups: unknown): string[] {
+  if (groups === undefined || groups === null) return [];
+  if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every((group) => typeof group === 'string' && GROUP.test(group))) {
+    throw fail('invalid_field', `groups must be a list of at most ${MAX_GROUPS} names of letters, digits, dots, dashes and underscores.`);
+  }
+  return [...new Set(groups as string[])];
+}
+
+/** The terms an administrator asked for, checked: 400 for an address that is not one, or bad group names. */
+export function inviteTerms(email: string | undefined, groups: unknown): InviteTerms {
+  const problem = email === undefined ? undefined : emailProblem(email);
+  if (problem) throw fail('invalid_input', problem);
+  return { ...(email !== undefined && { email }), groups: checkGroups(groups) };
+}
+
+export async function createInvite(
+  { oneTimeTokens, config }: { oneTimeTokens: OneTimeTokens; config: Pick<Config, 'public_url'> },
+  terms: InviteTerms,
+  ttlMs: number,
+): Promise<{ url: string; expiresAt: number }> {
+  const { token, expiresAt } = await oneTimeTokens.issueExpiring('invite', null, JSON.stringify(terms), ttlMs);
+  return { url: `${config.public_url}/_auth/register?invite=${token}`, expiresAt };
+}
+
+/** The terms of a live invite (without using it up); undefined when it is unknown, used, expired or malformed. */
+export async function findInvite(oneTimeTokens: OneTimeTokens, token: unknown): Promise<InviteTerms | undefined> {
+  const found = await oneTimeTokens.peek(token, 'invite');
+  if (!found?.data) return undefined;
+  const { email, groups } = JSON.parse(found.data) as Partial<InviteTerms>;
+  return { ...(typeof email === 'string' && { email }), groups: Array.isArray(groups) ? groups : [] };
+}

@@ -1,0 +1,71 @@
+/** Administrators' invites and new accounts (SPEC section 11): POST /_auth/admin/invites and POST /_auth/admin/users. */
+import { checkGroups, createInvite, DEFAULT_INVITE_TTL, inviteTerms, inviteTtl } from '../auth/invites.js';
+import { clientAddress } from '../auth/forwarded.js';
+import { fail } from '../errors.js';
+import { parseBody, stringField, type Fields } from '../http.js';
+import type { Scope } from '../scope.js';
+import type { Services } from '../services.js';
+import type { User } from '../store/types.js';
+import { adminActor } from './admin-sessions.js';
+
+/** A user as every admin answer shows it. */
+export const adminUserJson = (user: User) => ({
+  id: user.id,
+  username: user.username,
+  email: user.email,
+  email_verified: user.emailVerified && user.email !== null,
+  display_name: user.displayName,
+  groups: user.groups,
+  disabled: user.disabled,
+  created_at: new Date(user.createdAt).toISOString(),
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** JSON only: the admin API has no forms, so a cross-site form post can never reach it. */
+async function jsonFields(scope: Scope): Promise<Fields> {
+  const { kind, fields } = await parseBody(scope.req);
+  if (kind !== 'json') throw fail('unsupported_media_type', 'Send application/json.');
+  return fields;
+}
+
+/** POST /_auth/admin/invites `{"email"?,"groups"?,"ttl"?}` → 201 `{"url","expires_at"}` */
+export async function inviteSomeone(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const fields = await jsonFields(scope);
+  const terms = inviteTerms(stringField(fields, 'email', { max: 320 }), fields['groups']);
+  const ttl = inviteTtl(stringField(fields, 'ttl', { max: 32 }));
+  const { url, expiresAt } = await createInvite(services, terms, ttl);
+  const details = { email: terms.email, groups: terms.groups, expires_at: iso(expiresAt) };
+  services.audit.record({ type: 'invite_created', actor: adminActor(scope), address: clientAddress(scope.req, services.trusted), details });
+  scope.json(201, { url, expires_at: iso(expiresAt) });
+}
+
+/**
+ * POST /_auth/admin/users `{"username","email"?,"groups"?,"password"?}` → 201 with the user. The
+ * address counts as confirmed (an administrator set it, SPEC section 5). Without a password the
+ * answer holds `invite`: a single-use link to the password-reset page, where the user sets one.
+ */
+export async function addUser(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const fields = await jsonFields(scope);
+  const email = stringField(fields, 'email', { max: 320 });
+  const password = stringField(fields, 'password', { max: 8192 });
+  const user = await services.accounts.register({
+    username: stringField(fields, 'username', { required: true, max: 256 }),
+    email,
+    password,
+    groups: checkGroups(fields['groups']),
+    emailVerified: true,
+  });
+  const address = clientAddress(scope.req, services.trusted);
+  services.audit.record({ type: 'user_created', user: { id: user.id, username: user.username }, actor: adminActor(scope), address, details: { groups: user.groups } });
+  const invite = password === undefined ? await passwordLink(services, user, DEFAULT_INVITE_TTL) : undefined;
+  scope.json(201, { ...adminUserJson(user), ...(invite && { invite: { url: invite.url, expires_at: iso(invite.expiresAt) } }) });
+}
+
+/** A single-use link with which a user without a password sets one (the reset page), then signs in with it. */
+export async function passwordLink(services: Pick<Services, 'oneTimeTokens' | 'config'>, user: User, ttlMs: number) {
+  const { token, expiresAt } = await services.oneTimeTokens.issueExpiring('password_reset', user.id, null, ttlMs);
+  return { url: `${services.config.public_url}/_auth/password/reset?token=${token}`, expiresAt };
+}
