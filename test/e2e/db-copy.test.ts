@@ -42,8 +42,8 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
 
     const target = await createDatabase();
     databases.push(target);
-    expect(runCli(['migrate'], gatehouseEnv(newDir(), { GATEHOUSE_DATABASE_URL: target })).status).toBe(0);
-    const copied = cli(['db', 'copy', '--from', sqlite, '--to', target]);
+    expect((await runCli(['migrate'], gatehouseEnv(newDir(), { GATEHOUSE_DATABASE_URL: target }))).status).toBe(0);
+    const copied = await cli(['db', 'copy', '--from', sqlite, '--to', target]);
     expect(copied.status, copied.stderr).toBe(0);
     expect(copied.stdout).toMatch(/^users: 2 rows copied and counted$/m);
     // alice is the first account: in admins, a group the target derives from users.groups.
@@ -68,8 +68,8 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
 
     // And back again, into a new SQLite file.
     const back = `file:${join(newDir(), 'back.db')}`;
-    expect(runCli(['migrate'], gatehouseEnv(newDir(), { GATEHOUSE_DATABASE_URL: back })).status).toBe(0);
-    const returned = cli(['db', 'copy', '--from', target, '--to', back]);
+    expect((await runCli(['migrate'], gatehouseEnv(newDir(), { GATEHOUSE_DATABASE_URL: back }))).status).toBe(0);
+    const returned = await cli(['db', 'copy', '--from', target, '--to', back]);
     expect(returned.status, returned.stderr).toBe(0);
     expect(returned.stdout).toMatch(/^sessions: \d+ rows copied and counted$/m);
     const home = await startTestGatehouse({ database_url: back });
@@ -89,7 +89,7 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
 
     const unmigrated = await createDatabase();
     databases.push(unmigrated);
-    const notMigrated = cli(['db', 'copy', '--from', sqlite, '--to', unmigrated]);
+    const notMigrated = await cli(['db', 'copy', '--from', sqlite, '--to', unmigrated]);
     expect(notMigrated.status).toBe(2);
     expect(notMigrated.stderr.trim()).toMatch(/^gatehouse: the target lacks migrations/);
 
@@ -97,11 +97,11 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
     const other = await startTestGatehouse({ database_url: full });
     await registerUser(other);
     await other.close();
-    const notEmpty = cli(['db', 'copy', '--from', sqlite, '--to', full]);
+    const notEmpty = await cli(['db', 'copy', '--from', sqlite, '--to', full]);
     expect(notEmpty.status).toBe(2);
     expect(notEmpty.stderr.trim()).toMatch(/^gatehouse: the target is not empty \(table users has rows\)$/);
 
-    const bad = cli(['db', 'copy', '--from', 'mysql://root:hunter2@db/x', '--to', full]);
+    const bad = await cli(['db', 'copy', '--from', 'mysql://root:hunter2@db/x', '--to', full]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).not.toContain('hunter2');
   });

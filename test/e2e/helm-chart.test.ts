@@ -113,18 +113,18 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     if (!existsSync(join(ROOT, 'dist', 'cli.js'))) spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
   });
 
-  it('has example values, one of them PostgreSQL', () => {
+  it('has example values, one of them PostgreSQL', async () => {
     expect(CI_VALUES).toContain(POSTGRESQL);
     expect(CI_VALUES.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('passes helm lint --strict with %s', (_, values) => {
+  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('passes helm lint --strict with %s', async (_, values) => {
     const result = runHelm(['lint', '--strict', '.', ...valuesArgs(values)]);
     expect(result.output).toContain('0 chart(s) failed');
     expect(result.status).toBe(0);
   });
 
-  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('renders only objects valid against their schemas with %s', (_, values) => {
+  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('renders only objects valid against their schemas with %s', async (_, values) => {
     for (const doc of docsOf(values)) {
       const kind = `${doc['apiVersion']} ${doc['kind']}`;
       if (kind === SERVICE_MONITOR) continue;
@@ -134,7 +134,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     }
   });
 
-  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('runs every pod restricted, without service links, with %s', (_, values) => {
+  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('runs every pod restricted, without service links, with %s', async (_, values) => {
     const pods = podsOf(docsOf(values));
     expect(pods.length).toBeGreaterThan(0);
     for (const workload of pods) {
@@ -159,7 +159,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     }
   });
 
-  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('gives gatehouse a config that `gatehouse config check` accepts, with %s', (_, values) => {
+  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('gives gatehouse a config that `gatehouse config check` accepts, with %s', async (_, values) => {
     const docs = docsOf(values);
     const configMap = only(docs, 'ConfigMap');
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-helm-config-'));
@@ -167,7 +167,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
       const file = join(dir, 'config.yaml');
       writeFileSync(file, configMap['data']['config.yaml']);
       const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GATEHOUSE_')));
-      const check = runCli(['config', 'check', '--config', file], clean);
+      const check = await runCli(['config', 'check', '--config', file], clean);
       expect(check.stderr).toBe('');
       expect(check.status).toBe(0);
     } finally {
@@ -181,7 +181,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect((pod['volumes'] as Obj[]).find((v) => v['name'] === mount?.['name'])).toMatchObject({ configMap: { name: configMap['metadata']['name'] } });
   });
 
-  it('restarts the pods when the config changes, by a checksum of it', () => {
+  it('restarts the pods when the config changes, by a checksum of it', async () => {
     const checksum = (docs: Obj[]) => only(docs, 'Deployment')['spec']['template']['metadata']['annotations']['checksum/config'];
     const changed = template(undefined, ['--set', 'config.log_level=debug']);
     expect(checksum(docsOf(undefined))).toMatch(/^[0-9a-f]{64}$/);
@@ -189,7 +189,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect(checksum(changed.docs)).not.toBe(checksum(docsOf(undefined)));
   });
 
-  it('probes /healthz and /readyz on the management port, and serves 4180 and 9180 from two Services', () => {
+  it('probes /healthz and /readyz on the management port, and serves 4180 and 9180 from two Services', async () => {
     const docs = docsOf(undefined);
     const container = gatehouse(docs);
     const port = (name: string) => (container['ports'] as Obj[]).find((p) => p['name'] === name)?.['containerPort'];
@@ -203,7 +203,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect(targets).toHaveLength(2);
   });
 
-  it('keeps the default SQLite database on a volume, with one replica recreated, not rolled', () => {
+  it('keeps the default SQLite database on a volume, with one replica recreated, not rolled', async () => {
     const docs = docsOf(undefined);
     const deployment = only(docs, 'Deployment');
     const claim = only(docs, 'PersistentVolumeClaim');
@@ -216,7 +216,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect(ofKind(docs, 'Job')).toEqual([]);
   });
 
-  it('lets a node be drained under the one SQLite replica', () => {
+  it('lets a node be drained under the one SQLite replica', async () => {
     const budget = only(docsOf(undefined), 'PodDisruptionBudget')['spec'];
     if ('minAvailable' in budget) expect(budget['minAvailable']).toBe(0);
     else expect(budget['maxUnavailable']).toBeGreaterThanOrEqual(1);
@@ -230,13 +230,13 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     ['an unknown database', ['--set', 'database.type=mysql'], /database\/type/],
     ['a writable root filesystem', ['--set', 'securityContext.readOnlyRootFilesystem=false'], /readOnlyRootFilesystem/],
     ['a misspelt setting', ['--set', 'replicas=2'], /replicas/],
-  ])('refuses %s, saying why', (_, extra, message) => {
+  ])('refuses %s, saying why', async (_, extra, message) => {
     const result = template(undefined, extra);
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(message);
   });
 
-  it('runs three PostgreSQL replicas with the URL from existingSecret, and no volume', () => {
+  it('runs three PostgreSQL replicas with the URL from existingSecret, and no volume', async () => {
     const docs = docsOf(POSTGRESQL);
     const deployment = only(docs, 'Deployment');
     expect(deployment['spec']['replicas']).toBe(3);
@@ -247,7 +247,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect(url).toEqual({ name: 'GATEHOUSE_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'gatehouse', key: 'database-url' } } });
   });
 
-  it('migrates PostgreSQL in a pre-install/pre-upgrade hook that needs none of the chart\'s own objects', () => {
+  it('migrates PostgreSQL in a pre-install/pre-upgrade hook that needs none of the chart\'s own objects', async () => {
     const docs = docsOf(POSTGRESQL);
     const job = only(docs, 'Job');
     const hooks = (job['metadata']['annotations']['helm.sh/hook'] as string).split(',');
@@ -263,7 +263,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     expect(podSpec(job)['restartPolicy']).toBe('Never');
   });
 
-  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('takes every secret by reference, never as a value, with %s', (_, values) => {
+  it.each(VALUE_SETS.map((v) => [label(v), v] as const))('takes every secret by reference, never as a value, with %s', async (_, values) => {
     const docs = docsOf(values);
     expect(ofKind(docs, 'Secret')).toEqual([]);
     for (const workload of podsOf(docs)) {
@@ -276,7 +276,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
     }
   });
 
-  it('gives the SMTP URL, the pepper and the providers\' secrets from existingSecret', () => {
+  it('gives the SMTP URL, the pepper and the providers\' secrets from existingSecret', async () => {
     const container = gatehouse(docsOf('ci/sqlite-values.yaml'));
     expect(env(container, 'GATEHOUSE_SMTP_URL')?.['valueFrom']['secretKeyRef']).toEqual({ name: 'gatehouse', key: 'smtp-url', optional: true });
     expect(env(container, 'GATEHOUSE_PASSWORD_PEPPER')?.['valueFrom']['secretKeyRef']).toEqual({ name: 'gatehouse', key: 'password-pepper', optional: true });
@@ -286,7 +286,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
   describe('with autoscaling and every optional object', () => {
     const values = 'ci/autoscaling-values.yaml';
 
-    it('scales the Deployment by an HPA, which then owns the replica count', () => {
+    it('scales the Deployment by an HPA, which then owns the replica count', async () => {
       const docs = docsOf(values);
       const deployment = only(docs, 'Deployment');
       const hpa = only(docs, 'HorizontalPodAutoscaler')['spec'];
@@ -295,14 +295,14 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
       expect(hpa['minReplicas']).toBeLessThanOrEqual(hpa['maxReplicas']);
     });
 
-    it('opens only ports 4180 and 9180 in the NetworkPolicy, each to the peers given', () => {
+    it('opens only ports 4180 and 9180 in the NetworkPolicy, each to the peers given', async () => {
       const policy = only(docsOf(values), 'NetworkPolicy')['spec'];
       expect(policy['policyTypes']).toEqual(['Ingress']);
       expect((policy['ingress'] as Obj[]).map((rule) => rule['ports'].map((p: Obj) => p['port']))).toEqual([[GATEHOUSE_PORT], [MANAGEMENT_PORT]]);
       expect((policy['ingress'] as Obj[]).every((rule) => rule['from']?.length === 1)).toBe(true);
     });
 
-    it('routes only /_auth of the host to gatehouse\'s public port by the Ingress', () => {
+    it('routes only /_auth of the host to gatehouse\'s public port by the Ingress', async () => {
       const docs = docsOf(values);
       const rules = only(docs, 'Ingress')['spec']['rules'] as Obj[];
       const paths = rules.flatMap((r) => r['http']['paths'] as Obj[]);
@@ -313,7 +313,7 @@ describe.skipIf(!helm.available)('the Helm chart in helm/gatehouse', () => {
       expect(servicePort?.['targetPort']).toBe('http');
     });
 
-    it('scrapes the metrics Service by a ServiceMonitor', () => {
+    it('scrapes the metrics Service by a ServiceMonitor', async () => {
       const docs = docsOf(values);
       const monitor = only(docs, 'ServiceMonitor');
       expect(Object.keys(monitor['spec']).sort()).toEqual(['endpoints', 'selector']);

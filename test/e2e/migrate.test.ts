@@ -43,14 +43,14 @@ const databaseKinds: [string, () => Promise<string>][] = [
 describe.each(databaseKinds)('on %s', (_kind, newDatabase) => {
   it('refuses to serve an unmigrated database with --no-migrate, in one line; migrate applies the schema once; then it serves', async () => {
     const env = gatehouseEnv(newDir(), { GATEHOUSE_DATABASE_URL: await newDatabase() });
-    const refused = runCli(['serve', '--no-migrate'], env);
+    const refused = await runCli(['serve', '--no-migrate'], env);
     expect(refused.status).toBe(1);
     expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^gatehouse: the database lacks \d+ migrations?; run `gatehouse migrate` first/)]);
 
-    const migrated = runCli(['migrate'], env);
+    const migrated = await runCli(['migrate'], env);
     expect(migrated.status, migrated.stderr).toBe(0);
     expect(migrated.stdout).toMatch(/^applied \d+ migrations?; the database is up to date/);
-    expect(runCli(['migrate'], env).stdout).toMatch(/^the database is up to date/);
+    expect((await runCli(['migrate'], env)).stdout).toMatch(/^the database is up to date/);
 
     const server = await spawnServer(env, [process.execPath, 'dist/cli.js', 'serve', '--no-migrate']);
     try {

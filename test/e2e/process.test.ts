@@ -94,7 +94,7 @@ describe('the CLI beside a running server', () => {
   beforeAll(async () => {
     env = gatehouseEnv(newDir());
     server = await spawnServer(env);
-    expect(runCli(['user', 'add', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`).status).toBe(0);
+    expect((await runCli(['user', 'add', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`)).status).toBe(0);
   });
   afterAll(async () => {
     server.child.kill('SIGTERM');
@@ -102,11 +102,11 @@ describe('the CLI beside a running server', () => {
   });
 
   it('adds users the server can sign in, the first one an administrator', async () => {
-    const result = runCli(['user', 'add', 'bob'], env, `${PASSWORD}\n`);
+    const result = await runCli(['user', 'add', 'bob'], env, `${PASSWORD}\n`);
     expect(result.stdout).toContain('created bob');
     expect((await login(server, 'root@example.com')).status).toBe(200);
     expect((await login(server, 'bob')).status).toBe(200);
-    const list = runCli(['user', 'list'], env).stdout;
+    const list = (await runCli(['user', 'list'], env)).stdout;
     expect(list).toMatch(/^root\troot@example\.com\tadmins\tactive\t/m);
     expect(list).toMatch(/^bob\t-\t-\tactive\t/m);
   });
@@ -117,51 +117,51 @@ describe('the CLI beside a running server', () => {
     expect(await me.json()).toMatchObject({ username: 'root', email: 'root@example.com', email_verified: true });
   });
 
-  it('refuses a second user of the same name, with a clear line and exit 1', () => {
-    const result = runCli(['user', 'add', 'BOB'], env, `${PASSWORD}\n`);
+  it('refuses a second user of the same name, with a clear line and exit 1', async () => {
+    const result = await runCli(['user', 'add', 'BOB'], env, `${PASSWORD}\n`);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/username is already taken/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('revokes sessions so that the running server refuses them within seconds', async () => {
-    runCli(['user', 'add', 'carol'], env, `${PASSWORD}\n`);
+    await runCli(['user', 'add', 'carol'], env, `${PASSWORD}\n`);
     const tokens = (await (await login(server, 'carol')).json()) as TokenBody;
     expect(await userinfoStatus(server, tokens.access_token)).toBe(200);
-    expect(runCli(['sessions', 'revoke', '--user', 'carol'], env).stdout).toContain('ended 1 session');
+    expect((await runCli(['sessions', 'revoke', '--user', 'carol'], env)).stdout).toContain('ended 1 session');
     await eventually(async () => ((await userinfoStatus(server, tokens.access_token)) === 401 ? true : undefined), 10_000);
   });
 
   it('disables and re-enables a user', async () => {
-    const cli = (...args: string[]) => {
-      const result = runCli(args, env, `${PASSWORD}\n`);
+    const cli = async (...args: string[]) => {
+      const result = await runCli(args, env, `${PASSWORD}\n`);
       expect(result.status, `${args.join(' ')}: ${result.stderr}`).toBe(0);
     };
     const loginAnswer = async () => {
       const res = await login(server, 'dave');
       return `${res.status} ${await res.text()}`;
     };
-    cli('user', 'add', 'dave');
-    cli('user', 'disable', 'dave');
+    await cli('user', 'add', 'dave');
+    await cli('user', 'disable', 'dave');
     expect(await loginAnswer()).toMatch(/^401 /);
-    cli('user', 'enable', 'dave');
+    await cli('user', 'enable', 'dave');
     expect(await loginAnswer()).toMatch(/^200 /);
   });
 
   it('changes a password from stdin and ends the old sessions', async () => {
-    runCli(['user', 'add', 'erin'], env, `${PASSWORD}\n`);
+    await runCli(['user', 'add', 'erin'], env, `${PASSWORD}\n`);
     const tokens = (await (await login(server, 'erin')).json()) as TokenBody;
-    expect(runCli(['user', 'passwd', 'erin'], env, 'an entirely new password\n').status).toBe(0);
+    expect((await runCli(['user', 'passwd', 'erin'], env, 'an entirely new password\n')).status).toBe(0);
     expect((await login(server, 'erin')).status).toBe(401);
     expect((await login(server, 'erin', 'an entirely new password')).status).toBe(200);
     expect((await postJson(`${server.url}/_auth/refresh`, { refresh_token: tokens.refresh_token })).status).toBe(401);
   });
 
   it('rotates the signing key: the server signs with it within 30 seconds and keeps the old key published', async () => {
-    runCli(['user', 'add', 'frank'], env, `${PASSWORD}\n`);
+    await runCli(['user', 'add', 'frank'], env, `${PASSWORD}\n`);
     const before = (await (await fetch(`${server.url}/_auth/jwks.json`)).json()) as { keys: { kid: string }[] };
     const oldToken = ((await (await login(server, 'frank')).json()) as TokenBody).access_token;
-    const rotated = runCli(['keys', 'rotate'], env);
+    const rotated = await runCli(['keys', 'rotate'], env);
     const newKid = /signing key ([\w-]+)/.exec(rotated.stdout)![1]!;
     const kidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
     await eventually(async () => {
@@ -183,9 +183,9 @@ describe('the CLI beside a running server', () => {
 });
 
 describe('configuration errors', () => {
-  it('stops with every problem on its own line, exit 2, and no stack trace', () => {
+  it('stops with every problem on its own line, exit 2, and no stack trace', async () => {
     const env = gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDOW: '5 minutes', GATEHOUSE_REGISTRATION: 'maybe' });
-    const result = runCli(['serve', '--listen', 'nowhere'], env);
+    const result = await runCli(['serve', '--listen', 'nowhere'], env);
     expect(result.status).toBe(2);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toEqual([
@@ -195,24 +195,24 @@ describe('configuration errors', () => {
     ]);
   });
 
-  it('stops on a misspelt YAML key, naming the nearest setting', () => {
+  it('stops on a misspelt YAML key, naming the nearest setting', async () => {
     const dir = newDir();
     writeFileSync(`${dir}/gatehouse.yaml`, 'registraton: open\n');
-    const result = runCli(['serve', '--config', `${dir}/gatehouse.yaml`], gatehouseEnv(dir));
+    const result = await runCli(['serve', '--config', `${dir}/gatehouse.yaml`], gatehouseEnv(dir));
     expect(result.status).toBe(2);
     expect(result.stderr.trim()).toBe(`gatehouse: ${dir}/gatehouse.yaml: unknown setting \`registraton\`; did you mean \`registration\`?`);
   });
 
-  it('warns on stderr about a misspelt GATEHOUSE_ variable in the other commands', () => {
-    const result = runCli(['config', 'check'], gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDW: '1m' }));
+  it('warns on stderr about a misspelt GATEHOUSE_ variable in the other commands', async () => {
+    const result = await runCli(['config', 'check'], gatehouseEnv(newDir(), { GATEHOUSE_TRUST_WINDW: '1m' }));
     expect(result.status).toBe(0);
     expect(result.stderr).toBe('gatehouse: warning: GATEHOUSE_TRUST_WINDW is not a setting and is ignored; did you mean GATEHOUSE_TRUST_WINDOW?\n');
     expect(result.stdout).toContain('trust_window: 300000');
   });
 
-  it('prints the effective config with secrets redacted', () => {
+  it('prints the effective config with secrets redacted', async () => {
     const env = gatehouseEnv(newDir(), { GATEHOUSE_SMTP_URL: 'smtp://mailer:hunter22@mail.example.com:587', GATEHOUSE_PASSWORD_PEPPER: 'pepper-secret' });
-    const result = runCli(['config', 'check'], env);
+    const result = await runCli(['config', 'check'], env);
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('smtp_url: smtp://mailer:(redacted)@mail.example.com:587');
     expect(result.stdout).toContain('trust_window: 300000');
@@ -274,7 +274,7 @@ describe('the start line', () => {
     const server = await spawnServer(env);
     await stop(server);
     expect(event(server, 'listening')).toHaveLength(1);
-    expect(runCli(['config', 'check'], env).stdout).toMatch(/^refresh_grace: 5000$/m);
+    expect((await runCli(['config', 'check'], env)).stdout).toMatch(/^refresh_grace: 5000$/m);
   });
 
   it('warns in its log about a misspelt GATEHOUSE_ variable, with the nearest name, and starts', async () => {
@@ -300,7 +300,7 @@ describe('the start line', () => {
     const server = await spawnServer(gatehouseEnv(newDir(), links));
     await stop(server);
     expect(server.lines.filter((line) => !line.includes('"level":"info"'))).toEqual([]);
-    const check = runCli(['config', 'check'], gatehouseEnv(newDir(), links));
+    const check = await runCli(['config', 'check'], gatehouseEnv(newDir(), links));
     expect({ status: check.status, stderr: check.stderr }).toEqual({ status: 0, stderr: '' });
   });
 });

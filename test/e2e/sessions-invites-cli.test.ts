@@ -13,7 +13,7 @@ beforeAll(async () => {
   // Registration closed (the default): only invites and the CLI make accounts.
   env = gatehouseEnv(dir, { GATEHOUSE_PUBLIC_URL: 'https://auth.example.com', GATEHOUSE_TRUST_WINDOW: '2s' });
   server = await spawnServer(env);
-  expect(runCli(['user', 'add', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`).status).toBe(0);
+  expect((await runCli(['user', 'add', 'root', '--email', 'root@example.com'], env, `${PASSWORD}\n`)).status).toBe(0);
 });
 afterAll(async () => {
   server.child.kill('SIGTERM');
@@ -29,7 +29,7 @@ const printedLink = (stdout: string) => /^https:\/\/auth\.example\.com\/\S+$/m.e
 
 describe('gatehouse invite create', () => {
   it('prints a single-use link and its expiry; the link registers into the groups while registration is closed', async () => {
-    const result = runCli(['invite', 'create', '--group', 'staff', '--group', 'ops', '--ttl', '2d'], env);
+    const result = await runCli(['invite', 'create', '--group', 'staff', '--group', 'ops', '--ttl', '2d'], env);
     expect(result.status, result.stderr).toBe(0);
     const link = printedLink(result.stdout)!;
     expect(link).toMatch(/\/_auth\/register\?invite=[A-Za-z0-9_-]{43}$/);
@@ -47,7 +47,7 @@ describe('gatehouse invite create', () => {
   });
 
   it('binds the invite to --email', async () => {
-    const link = printedLink(runCli(['invite', 'create', '--email', 'guest@example.com'], env).stdout)!;
+    const link = printedLink((await runCli(['invite', 'create', '--email', 'guest@example.com'], env)).stdout)!;
     const invite = new URL(link).searchParams.get('invite');
     expect((await postJson(`${server.url}/_auth/register`, { username: 'guest', password: PASSWORD, invite, email: 'other@example.com' })).status).toBe(403);
     const res = await postJson(`${server.url}/_auth/register`, { username: 'guest', password: PASSWORD, invite });
@@ -59,8 +59,8 @@ describe('gatehouse invite create', () => {
     [['--ttl', 'soon'], /ttl must be a duration/],
     [['--group', 'two words'], /groups must be a list/],
     [['--email', 'not-an-address'], /not an email address/],
-  ])('refuses %j with a clear line and exit 1', (args, message) => {
-    const result = runCli(['invite', 'create', ...args], env);
+  ])('refuses %j with a clear line and exit 1', async (args, message) => {
+    const result = await runCli(['invite', 'create', ...args], env);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(message);
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -69,13 +69,13 @@ describe('gatehouse invite create', () => {
 
 describe('gatehouse user add', () => {
   it('puts the user in every --group given', async () => {
-    expect(runCli(['user', 'add', 'grouped', '--group', 'staff', '--group', 'ops'], env, `${PASSWORD}\n`).status).toBe(0);
+    expect((await runCli(['user', 'add', 'grouped', '--group', 'staff', '--group', 'ops'], env, `${PASSWORD}\n`)).status).toBe(0);
     const tokens = (await (await login('grouped')).json()) as TokenBody;
     expect(await (await userinfo(tokens.access_token)).json()).toMatchObject({ groups: ['staff', 'ops'] });
   });
 
   it('with an empty stdin creates the user without a password and prints a link with which the user sets one', async () => {
-    const result = runCli(['user', 'add', 'linked', '--email', 'linked@example.com'], env, '');
+    const result = await runCli(['user', 'add', 'linked', '--email', 'linked@example.com'], env, '');
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('linked has no password yet');
     expect((await login('linked')).status).toBe(401);
@@ -89,34 +89,34 @@ describe('gatehouse user add', () => {
 
 describe('gatehouse sessions', () => {
   it('lists live sessions as a table with id, user, device, address, created and last used', async () => {
-    runCli(['user', 'add', 'lister'], env, `${PASSWORD}\n`);
+    await runCli(['user', 'add', 'lister'], env, `${PASSWORD}\n`);
     const tokens = (await (await login('lister', PASSWORD, { 'user-agent': FIREFOX })).json()) as TokenBody;
     const id = tokens.refresh_token.split('.')[0]!;
-    const result = runCli(['sessions', 'list', '--user', 'lister'], env);
+    const result = await runCli(['sessions', 'list', '--user', 'lister'], env);
     expect(result.status, result.stderr).toBe(0);
     const [header, ...rows] = result.stdout.trim().split('\n');
     expect(header).toMatch(/^ID\s+USER\s+DEVICE\s+ADDRESS\s+CREATED\s+LAST USED$/);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatch(new RegExp(`^${id}\\s+lister\\s+Firefox 128 on Windows\\s+127\\.0\\.0\\.1\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+\\d{4}-`));
-    expect(runCli(['sessions', 'list'], env).stdout).toContain(id);
+    expect((await runCli(['sessions', 'list'], env)).stdout).toContain(id);
   });
 
   it('revokes one session by --id: the running server refuses it within trust_window, and the other goes on', async () => {
-    runCli(['user', 'add', 'revokee'], env, `${PASSWORD}\n`);
+    await runCli(['user', 'add', 'revokee'], env, `${PASSWORD}\n`);
     const doomed = (await (await login('revokee')).json()) as TokenBody;
     const spared = (await (await login('revokee')).json()) as TokenBody;
     const id = doomed.refresh_token.split('.')[0]!;
-    const result = runCli(['sessions', 'revoke', '--id', id], env);
+    const result = await runCli(['sessions', 'revoke', '--id', id], env);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain(`ended session ${id}`);
     await eventually(async () => ((await userinfo(doomed.access_token)).status === 401 ? true : undefined), 5_000, 100);
     expect((await userinfo(spared.access_token)).status).toBe(200);
-    const again = runCli(['sessions', 'revoke', '--id', id], env);
+    const again = await runCli(['sessions', 'revoke', '--id', id], env);
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/no live session/);
   });
 
-  it('refuses --id together with --user', () => {
-    expect(runCli(['sessions', 'revoke', '--id', 'x', '--user', 'root'], env).status).toBe(2);
+  it('refuses --id together with --user', async () => {
+    expect((await runCli(['sessions', 'revoke', '--id', 'x', '--user', 'root'], env)).status).toBe(2);
   });
 });

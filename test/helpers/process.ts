@@ -1,5 +1,5 @@
 /** Runs the built `gatehouse` command as a real process, as an operator would. */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -44,9 +44,26 @@ export async function spawnServer(env: NodeJS.ProcessEnv, command = [process.exe
 }
 
 /** Runs a CLI command to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, input = '') {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env, input, encoding: 'utf8', timeout: 30_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one CLI command to its end. Asynchronous on purpose: a synchronous spawn would
+ * stall this process's event loop, so keep-alive sockets the server closed meanwhile
+ * would look open to the next fetch ("other side closed").
+ */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'], timeout: 30_000 });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  child.stdin.end(input);
+  const [status] = (await once(child, 'close')) as [number | null];
+  return { status, stdout, stderr };
 }
 
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 250): Promise<T> {
