@@ -18,7 +18,7 @@ import { databaseUrl } from './config-values.js';
 import { CLI_ACTOR } from './audit.js';
 import { checkGroupName } from './admin/people.js';
 import { loginKey, type GroupCount, type Store, type User } from './store/types.js';
-import { endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
+import { endAllSessions, endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
 import { passwordLink } from './handlers/admin-invites.js';
 import { checkGroups, createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
 import { MAX_LIMIT, type Position } from './handlers/paging.js';
@@ -182,7 +182,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   const task = `${noun} ${verb}`;
   if (task === 'group add' || task === 'group remove') return groupMembers(services, verb === 'add', name, rest);
   if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
-  const { store, accounts, sessions, people } = services;
+  const { store, accounts, people } = services;
   const findUser = async (username: string | undefined) => {
     if (!username) throw new UsageError(`${task} needs a user name`);
     return userNamed(store, username);
@@ -288,8 +288,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
         return 0;
       }
       const found = await findUser(flags.user ?? name);
-      const ended = await sessions.endAllOfUser(found.id, 'admin_revoked');
-      services.audit.record({ type: 'sessions_revoked', user: { id: found.id, username: found.username }, actor: CLI_ACTOR, details: { count: ended } });
+      const ended = await endAllSessions(services, found, CLI_ACTOR);
       console.log(`ended ${ended} session(s) of ${found.username}`);
       return 0;
     }

@@ -5,7 +5,7 @@ import { clientAddress } from '../auth/forwarded.js';
 import { fail } from '../errors.js';
 import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
-import type { ListedSession } from '../store/types.js';
+import type { ListedSession, User } from '../store/types.js';
 import { decodeCursor, encodeCursor, pageLimit, type Position } from './paging.js';
 
 /** A session as every admin answer shows it. */
@@ -68,4 +68,11 @@ export async function endSession(services: Services, id: string, actor: Actor, a
   await services.sessions.end(id, 'admin_revoked');
   services.audit.record({ type: 'session_revoked', user: user && { id: user.id, username: user.username }, actor, address, details: { session_id: id } });
   return true;
+}
+
+/** Ends every live session of the user for an administrator or the CLI, audited; how many ended. */
+export async function endAllSessions(services: Services, user: User, actor: Actor, address?: string): Promise<number> {
+  const ended = await services.sessions.endAllOfUser(user.id, 'admin_revoked');
+  services.audit.record({ type: 'sessions_revoked', user: { id: user.id, username: user.username }, actor, address, details: { count: ended } });
+  return ended;
 }
