@@ -1,6 +1,7 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
+import { auditEvents } from './sql-audit.js';
 import { loginKey, NotFirstUser, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
 
 const ADMIN_GROUPS = JSON.stringify(['admins']);
@@ -57,6 +58,7 @@ export function sqlStore(db: Db): Store {
   return {
     ...accountExtras(db),
     ...mailAndThrottle(db),
+    ...auditEvents(db),
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),
