@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { CLI_ACTOR } from './audit.js';
 import { generateSigningKey } from './auth/tokens.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactedConfig, SETTINGS, type Config } from './config.js';
@@ -156,7 +157,8 @@ interface TaskFlags {
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
   if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
   const task = `${noun} ${verb}`;
-  const { store, accounts, sessions } = services;
+  const { store, accounts, sessions, audit } = services;
+  const by = { actor: CLI_ACTOR };
   const findUser = async (username: string | undefined) => {
     if (!username) throw new UsageError(`${task} needs a user name`);
     const found = await store.findUserByLogin(username);
@@ -166,7 +168,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   switch (task) {
     case 'user add': {
       if (!name) throw new UsageError('user add needs a user name');
-      const created = await accounts.register({ username: name, email: flags.email, password: await readPassword(), admin: flags.admin });
+      const created = await accounts.register({ username: name, email: flags.email, password: await readPassword(), admin: flags.admin, by });
       // An address an administrator sets counts as confirmed (SPEC section 5).
       if (created.email) await store.setEmail(created.id, created.email, true);
       console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
@@ -174,14 +176,14 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     }
     case 'user passwd': {
       const found = await findUser(name);
-      await accounts.changePassword(found, await readPassword());
+      await accounts.changePassword(found, await readPassword(), { by });
       console.log(`password of ${found.username} changed; its sessions have ended`);
       return 0;
     }
     case 'user disable':
     case 'user enable': {
       const found = await findUser(name);
-      await accounts.setDisabled(found, verb === 'disable');
+      await accounts.setDisabled(found, verb === 'disable', by);
       console.log(`${found.username} ${verb}d`);
       return 0;
     }
@@ -194,12 +196,14 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     case 'sessions revoke': {
       const found = await findUser(flags.user ?? name);
       const ended = await sessions.endAllOfUser(found.id, 'admin_revoked');
+      await audit.record({ type: 'sessions_revoked', user: found, actor: CLI_ACTOR, details: { count: ended } });
       console.log(`ended ${ended} session(s) of ${found.username}`);
       return 0;
     }
     case 'keys rotate': {
       const key = await generateSigningKey(Date.now());
       await store.addSigningKey(key);
+      await audit.record({ type: 'signing_key_added', actor: CLI_ACTOR, details: { kid: key.kid } });
       console.log(`added signing key ${key.kid}; running instances sign with it within 30s`);
       return 0;
     }

@@ -66,6 +66,8 @@ export interface Config {
   hibp_url?: string;
   log_level: LogLevel;
   password_pepper?: string;
+  /** How long the audit table keeps an event; 0 keeps every event. */
+  audit_retention: number;
 }
 
 interface Setting {
@@ -114,6 +116,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   hibp_url: { parse: url(['http:', 'https:'], 'an http:// or https:// URL'), secret: true },
   log_level: { parse: oneOf(...LOG_LEVELS), default: 'info' },
   password_pepper: { parse: text, secret: true },
+  audit_retention: { parse: parseDuration, default: '90d' },
 };
 
 const PREFIX = 'GATEHOUSE_';
