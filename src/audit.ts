@@ -20,6 +20,7 @@ import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { Clock } from './clock.js';
 import type { Store } from './store/types.js';
+import { parseDuration } from './config-values.js';
 
 /** Who caused an event: the user themself, an administrator, the command line, or gatehouse on its own. */
 export type Actor = { kind: 'user' | 'admin'; id: string; username: string } | { kind: 'cli' } | { kind: 'system' };
@@ -104,3 +105,21 @@ export class AuditLog {
 
 /** The actor as one word for a log line: a username, `cli` or `system`. */
 export const actorName = (actor: Actor) => ('username' in actor ? actor.username : actor.kind);
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * `since` of `gatehouse audit` and GET /_auth/admin/audit: a duration back from `now`
+ * (30m, 1h, 7d) or an ISO 8601 time; undefined when it is neither.
+ */
+export function parseSince(value: string, now: number): number | undefined {
+  if (ISO_TIME.test(value)) {
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? undefined : at;
+  }
+  try {
+    return now - parseDuration(value);
+  } catch {
+    return undefined;
+  }
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import { CLI_ACTOR } from './audit.js';
+import { CLI_ACTOR, parseSince } from './audit.js';
 import { generateSigningKey } from './auth/tokens.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactedConfig, SETTINGS, type Config } from './config.js';
@@ -16,6 +16,7 @@ import { createServices, type Services } from './services.js';
 import { openDatabase, openSqlStore } from './store/sql-store.js';
 import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
+import type { StoredAuditEvent } from './store/types.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -29,6 +30,8 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
   user list                               list users
   sessions revoke --user NAME             end every session of a user
   keys rotate                             add a new signing key (used everywhere within 30s)
+  audit [--user NAME] [--type T] [--since 1h|ISO time]
+                                          the audit log, newest first: time, type, user, actor, address, details
   config check                            print the effective configuration, secrets redacted
 
 Settings: see SPEC; any setting can be given as --name value or GATEHOUSE_NAME.`;
@@ -156,7 +159,7 @@ interface TaskFlags {
 
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
   if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
-  const task = `${noun} ${verb}`;
+  const task = [noun, verb].filter(Boolean).join(' ');
   const { store, accounts, sessions, audit } = services;
   const by = { actor: CLI_ACTOR };
   const findUser = async (username: string | undefined) => {
@@ -207,9 +210,34 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       console.log(`added signing key ${key.kid}; running instances sign with it within 30s`);
       return 0;
     }
+    case 'audit':
+      return printAudit(services, flags);
     default:
       throw new UsageError(`unknown command: ${[noun, verb].filter(Boolean).join(' ')}`);
   }
+}
+
+/** Every matching event, newest first, a page at a time (a long log is never held whole). */
+async function printAudit({ store, clock }: Services, flags: TaskFlags): Promise<number> {
+  const since = flags.since === undefined ? undefined : parseSince(flags.since, clock.now());
+  if (flags.since !== undefined && since === undefined) throw new UsageError('--since is a duration (30m, 1h, 7d) or an ISO 8601 time');
+  // A deleted user is found by the name the events recorded.
+  const found = flags.user === undefined ? undefined : await store.findUserByLogin(flags.user);
+  const who = flags.user === undefined ? {} : found ? { userId: found.id } : { username: flags.user };
+  let before: number | undefined;
+  for (;;) {
+    const page = await store.listAuditEvents({ ...who, type: flags.type, since, before, limit: 500 });
+    for (const event of page) console.log(auditLine(event));
+    if (page.length < 500) return 0;
+    before = page.at(-1)!.id;
+  }
+}
+
+/** One event as a line of tab-separated columns; `-` for what it lacks. */
+function auditLine(e: StoredAuditEvent): string {
+  const actor = e.actorUsername === null ? e.actorKind : `${e.actorKind}:${e.actorUsername}`;
+  const details = Object.keys(e.details).length === 0 ? '-' : JSON.stringify(e.details);
+  return [new Date(e.at).toISOString(), e.type, e.username ?? e.userId ?? '-', actor, e.address ?? '-', details].join('\t');
 }
 
 /** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */

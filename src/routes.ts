@@ -26,7 +26,8 @@ import {
 } from './handlers/mail-links.js';
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import { NO_PARAMS, type Handler } from './scope.js';
-import { recentlySignedIn, signedIn } from './handlers/common.js';
+import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js';
+import { listAuditEvents } from './handlers/admin-audit.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -82,6 +83,7 @@ export const routes: readonly Route[] = [
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
+  { method: 'GET', path: '/_auth/admin/audit', before: [signedInAdmin], handler: listAuditEvents },
 ];
 
 export interface Match {

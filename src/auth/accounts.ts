@@ -56,7 +56,16 @@ export class Accounts {
    * Checks input before spending argon2 on it; throws 400 or 409. With `onlyIfFirst`, throws
    * NotFirstUser when any account exists (decided by the store, race-free).
    */
-  async register(input: { username: string; email?: string; password: string; admin?: boolean; onlyIfFirst?: boolean; by?: Cause }): Promise<User> {
+  async register(input: {
+    username: string;
+    email?: string;
+    password: string;
+    admin?: boolean;
+    onlyIfFirst?: boolean;
+    /** Who added the account; without it, people registered themselves, from `address`. */
+    by?: Cause;
+    address?: string;
+  }): Promise<User> {
     const username = input.username.normalize('NFC');
     const problem =
       usernameProblem(username) ?? (input.email === undefined ? undefined : emailProblem(input.email)) ?? passwordProblem(input.password);
@@ -71,8 +80,7 @@ export class Accounts {
         onlyIfFirst: input.onlyIfFirst ?? false,
         now: this.deps.clock.now(),
       });
-      // Without `by`, people registered themselves.
-      const { actor, address } = input.by ?? { actor: selfActor(user) };
+      const { actor, address } = input.by ?? { actor: selfActor(user), address: input.address };
       await this.deps.audit.record({ type: 'user_registered', user, actor, address, details: { admin: user.groups.includes('admins') } });
       return user;
     } catch (error) {

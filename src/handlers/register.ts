@@ -1,4 +1,5 @@
 /** The registration page and POST /_auth/register (SPEC section 4). */
+import { clientAddress } from '../auth/forwarded.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { admit, registerAdmitted, registrationAvailable } from '../auth/registration.js';
 import { fail, HttpError } from '../errors.js';
@@ -31,6 +32,7 @@ export async function register(scope: Scope): Promise<void> {
       username: stringField(fields, 'username', { required: true, max: 256 }),
       email,
       password: stringField(fields, 'password', { required: true, max: 8192 }),
+      address: clientAddress(scope.req, scope.services.trusted),
     });
     if (user.email) await sendVerification(scope.services, user, user.email);
     if (confirm || config.require_verified_email) {
