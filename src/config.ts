@@ -68,6 +68,8 @@ export interface Config {
   password_pepper?: string;
   /** How long the audit table keeps an event; 0 keeps every event. */
   audit_retention: number;
+  /** The request log (request-log.ts): denied (refusals and errors), all, or off. */
+  log_requests: 'denied' | 'all' | 'off';
 }
 
 interface Setting {
@@ -117,6 +119,7 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   log_level: { parse: oneOf(...LOG_LEVELS), default: 'info' },
   password_pepper: { parse: text, secret: true },
   audit_retention: { parse: parseDuration, default: '90d' },
+  log_requests: { parse: oneOf('denied', 'all', 'off'), default: 'denied' },
 };
 
 const PREFIX = 'GATEHOUSE_';

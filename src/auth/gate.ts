@@ -8,10 +8,11 @@ import { authenticate, type AuthenticateDeps, type Authentication } from './auth
 import { groupsAllow, type RuleMatcher, type Target, type Verdict } from './rules.js';
 import type { AccessClaims } from './tokens.js';
 
+/** `verdict`: the rule that decided (for the request log). */
 export type GateDecision =
-  | { outcome: 'allow'; claims?: AccessClaims; setCookie?: string }
-  | { outcome: 'login'; failure?: string }
-  | { outcome: 'forbidden'; claims?: AccessClaims };
+  | { outcome: 'allow'; verdict: Verdict; claims?: AccessClaims; setCookie?: string }
+  | { outcome: 'login'; verdict: Verdict; failure?: string }
+  | { outcome: 'forbidden'; verdict: Verdict; claims?: AccessClaims };
 
 /** What the gate needs: the rules, built once, and what authenticating a caller needs. */
 export interface GateDeps extends AuthenticateDeps {
@@ -27,10 +28,10 @@ export function decideGate(target: Target, headers: IncomingHttpHeaders, service
   const verdict = services.rules(target);
   // A method-override header is judged too (SPEC section 5): both methods must be allowed.
   const other = target.override === undefined ? verdict : services.rules({ ...target, method: target.override });
-  if (verdict.policy === 'deny' || other.policy === 'deny') return counted({ outcome: 'forbidden' }, services);
+  if (verdict.policy === 'deny' || other.policy === 'deny') return counted({ outcome: 'forbidden', verdict: verdict.policy === 'deny' ? verdict : other }, services);
   const isPublic = verdict.policy === 'public' && other.policy === 'public';
   const hasCredentials = headers.authorization !== undefined || headers.cookie !== undefined;
-  if (isPublic && !hasCredentials) return counted({ outcome: 'allow' }, services);
+  if (isPublic && !hasCredentials) return counted({ outcome: 'allow', verdict }, services);
   const authentication = authenticate(headers, services);
   return authentication instanceof Promise
     ? authentication.then((settled) => counted(judge(verdict, other, settled), services))
@@ -38,10 +39,11 @@ export function decideGate(target: Target, headers: IncomingHttpHeaders, service
 }
 
 function judge(verdict: Verdict, other: Verdict, { claims, setCookie, failure }: Authentication): GateDecision {
-  if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', claims, setCookie };
-  if (!claims) return { outcome: 'login', failure };
-  if (!groupsAllow(verdict, claims.groups) || !groupsAllow(other, claims.groups)) return { outcome: 'forbidden', claims };
-  return { outcome: 'allow', claims, setCookie };
+  if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', verdict, claims, setCookie };
+  if (!claims) return { outcome: 'login', verdict: verdict.policy === 'public' ? other : verdict, failure };
+  if (!groupsAllow(verdict, claims.groups)) return { outcome: 'forbidden', verdict, claims };
+  if (!groupsAllow(other, claims.groups)) return { outcome: 'forbidden', verdict: other, claims };
+  return { outcome: 'allow', verdict, claims, setCookie };
 }
 
 function counted(decision: GateDecision, services: GateDeps): GateDecision {

@@ -52,10 +52,12 @@ const link = (services: Services, path: string, token: string) => `${services.co
 
 /** POST /_auth/password/forgot */
 export async function forgotPassword(scope: Scope): Promise<void> {
+  // Read now: the work below runs after the answer, when the connection may be gone.
+  const address = clientAddress(scope.req, scope.services.trusted);
   await acceptMailRequest(scope, 'password_reset', async (services, user) => {
     const token = await services.oneTimeTokens.issue('password_reset', user.id, null, RESET_TTL);
     await services.mail.enqueue(resetMail(user.email!, link(services, '/_auth/password/reset', token)));
-    await services.audit.record({ type: 'password_reset_requested', user, actor: selfActor(user), address: clientAddress(scope.req, services.trusted) });
+    await services.audit.record({ type: 'password_reset_requested', user, actor: selfActor(user), address });
   });
 }
 
