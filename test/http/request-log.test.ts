@@ -95,6 +95,7 @@ describe('the request log', () => {
   });
 
   it('never writes a query string, a token, a cookie or an Authorization header, in any mode', async () => {
+    expect(gates.map((logged) => requestLines(logged).length > 0)).toEqual([true, true, false]);
     for (const logged of gates) {
       const user = await registerUser(logged.gate);
       const secrets = await traffic(logged, user);
