@@ -8,7 +8,8 @@
 // GATE_PRIME (2 s per target once, before round 1: a fresh process is far slower), GATE_CONNECTIONS (50),
 // GATE_LOADGEN (wrk | autocannon; default wrk when installed), GATE_TARGETS (keys to run, comma-separated: bare,
 // undici, undiciTuned, undiciRequest, verify, proxy, express, nginx, nginxGate; default all), GATE_CPU_PROF=<dir> (gatehouse
-// processes write a .cpuprofile there when they stop: for finding hot spots, not for the numbers).
+// processes write a .cpuprofile there when they stop: for finding hot spots, not for the numbers), GATE_LOG_REQUESTS
+// (denied | all | off: gatehouse's log_requests, with log_level info so that its lines are written).
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -309,6 +310,8 @@ async function startGatehouse(name, core, upstream) {
       GATEHOUSE_MANAGEMENT_LISTEN: `127.0.0.1:${management}`,
       GATEHOUSE_LOG_LEVEL: 'warn',
       GATEHOUSE_TRUST_WINDOW: '1h',
+      // The request log's cost: its lines are info lines, so the level goes down with it.
+      ...(process.env.GATE_LOG_REQUESTS ? { GATEHOUSE_LOG_REQUESTS: process.env.GATE_LOG_REQUESTS, GATEHOUSE_LOG_LEVEL: 'info' } : {}),
       ...(upstream ? { GATEHOUSE_UPSTREAM: upstream } : {}),
     },
   });

@@ -16,6 +16,7 @@ import type { Services } from './services.js';
 import type { Upstream } from './upstream/forward.js';
 import { UpstreamError } from './upstream/headers.js';
 import { StoreUnavailable } from './store/types.js';
+import { logRequest, worthLogging } from './request-log.js';
 
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const VERIFY_PATH = '/_auth/verify';
@@ -50,9 +51,14 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
     return match.route;
   }
 
-  /** Counted when the handler is done rather than on res 'finish': a listener per request costs more than the count. */
-  function finished(found: Route | undefined, res: ServerResponse, started: number): void {
-    services.metrics.recordRequest(found ? found.path || 'proxy' : 'unmatched', res.statusCode, (performance.now() - started) / 1000);
+  const logRequests = services.config.log_requests;
+
+  /** Counted (and logged) when the handler is done rather than on res 'finish': a listener per request costs more than the count. */
+  function finished(scope: Scope, found: Route | undefined, started: number): void {
+    const { statusCode } = scope.res;
+    const seconds = (performance.now() - started) / 1000;
+    services.metrics.recordRequest(found ? found.path || 'proxy' : 'unmatched', statusCode, seconds);
+    if (worthLogging(logRequests, scope.decision, statusCode)) logRequest(scope, statusCode, seconds);
   }
 
   return (req, res) => {
@@ -67,17 +73,17 @@ export function createApp(services: Services, upstream?: Upstream): (req: Incomi
       if (pending) {
         const settled = found;
         return void pending.then(
-          () => finished(settled, res, started),
+          () => finished(scope, settled, started),
           (error: unknown) => {
             answerError(scope, error);
-            finished(settled, res, started);
+            finished(scope, settled, started);
           },
         );
       }
     } catch (error) {
       answerError(scope, error);
     }
-    finished(found, res, started);
+    finished(scope, found, started);
   };
 }
 

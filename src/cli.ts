@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
+import { CLI_ACTOR, parseSince } from './audit.js';
 import { generateSigningKey } from './auth/tokens.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactedConfig, SETTINGS, type Config } from './config.js';
@@ -15,9 +16,8 @@ import { createServices, type Services } from './services.js';
 import { openDatabase, openSqlStore } from './store/sql-store.js';
 import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
-import { CLI_ACTOR } from './audit.js';
 import { checkGroupName } from './admin/people.js';
-import { loginKey, type GroupCount, type Store, type User } from './store/types.js';
+import { loginKey, type GroupCount, type Store, type StoredAuditEvent, type User } from './store/types.js';
 import { endAllSessions, endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
 import { passwordLink } from './handlers/admin-invites.js';
 import { checkGroups, createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
@@ -51,6 +51,8 @@ const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
   sessions list [--user NAME]             list live sessions: id, user, device, address, created, last used
   sessions revoke --user NAME | --id ID   end every session of a user, or one session
   keys rotate                             add a new signing key (used everywhere within 30s)
+  audit [--user NAME] [--type T] [--since 1h|ISO time]
+                                          the audit log, newest first: time, type, user, actor, address, details
   config check                            print the effective configuration, secrets redacted
 
 Settings: see SPEC; any setting can be given as --name value or GATEHOUSE_NAME.`;
@@ -179,7 +181,7 @@ interface TaskFlags {
 const CLI = { actor: CLI_ACTOR };
 
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
-  const task = `${noun} ${verb}`;
+  const task = [noun, verb].filter(Boolean).join(' ');
   if (task === 'group add' || task === 'group remove') return groupMembers(services, verb === 'add', name, rest);
   if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
   const { store, accounts, people } = services;
@@ -201,8 +203,8 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
         groups: checkGroups(flags.groups),
         // An address an administrator sets counts as confirmed (SPEC section 5).
         emailVerified: true,
+        by: CLI,
       });
-      services.audit.record({ type: 'user_created', user: { id: created.id, username: created.username }, actor: CLI_ACTOR, details: { groups: created.groups } });
       console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
       if (password === undefined) {
         const link = await passwordLink(services, created, ttl);
@@ -216,14 +218,14 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       const terms = inviteTerms(flags.email, flags.groups);
       const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
       const expiresAt = new Date(invite.expiresAt).toISOString();
-      services.audit.record({ type: 'invite_created', actor: CLI_ACTOR, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
+      await services.audit.record({ type: 'invite_created', actor: CLI_ACTOR, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
       console.log(invite.url);
       console.log(`single use, expires ${expiresAt}`);
       return 0;
     }
     case 'user passwd': {
       const found = await findUser(name);
-      await accounts.changePassword(found, await readPassword());
+      await accounts.changePassword(found, await readPassword(), { by: CLI });
       console.log(`password of ${found.username} changed; its sessions have ended`);
       return 0;
     }
@@ -295,9 +297,12 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     case 'keys rotate': {
       const key = await generateSigningKey(Date.now());
       await store.addSigningKey(key);
+      await services.audit.record({ type: 'signing_key_added', actor: CLI_ACTOR, details: { kid: key.kid } });
       console.log(`added signing key ${key.kid}; running instances sign with it within 30s`);
       return 0;
     }
+    case 'audit':
+      return printAudit(services, flags);
     default:
       throw new UsageError(`unknown command: ${[noun, verb].filter(Boolean).join(' ')}`);
   }
@@ -373,6 +378,29 @@ function table(header: string[], rows: string[][]): string {
   // A fold, not Math.max(...cells): a list of many thousand sessions would overflow the argument stack.
   const widths = header.map((title, i) => rows.reduce((widest, row) => Math.max(widest, row[i]!.length), title.length));
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Every matching event, newest first, a page at a time (a long log is never held whole). */
+async function printAudit({ store, clock }: Services, flags: TaskFlags): Promise<number> {
+  const since = flags.since === undefined ? undefined : parseSince(flags.since, clock.now());
+  if (flags.since !== undefined && since === undefined) throw new UsageError('--since is a duration (30m, 1h, 7d) or an ISO 8601 time');
+  // A deleted user is found by the name the events recorded.
+  const found = flags.user === undefined ? undefined : await store.findUserByLogin(flags.user);
+  const who = flags.user === undefined ? {} : found ? { userId: found.id } : { username: flags.user };
+  let before: number | undefined;
+  for (;;) {
+    const page = await store.listAuditEvents({ ...who, type: flags.type, since, before, limit: 500 });
+    for (const event of page) console.log(auditLine(event));
+    if (page.length < 500) return 0;
+    before = page.at(-1)!.id;
+  }
+}
+
+/** One event as a line of tab-separated columns; `-` for what it lacks. */
+function auditLine(e: StoredAuditEvent): string {
+  const actor = e.actorUsername === null ? e.actorKind : `${e.actorKind}:${e.actorUsername}`;
+  const details = Object.keys(e.details).length === 0 ? '-' : JSON.stringify(e.details);
+  return [new Date(e.at).toISOString(), e.type, e.username ?? e.userId ?? '-', actor, e.address ?? '-', details].join('\t');
 }
 
 /** The first line of stdin, or a hidden prompt (asked twice) on a terminal. */

@@ -66,6 +66,10 @@ export interface Config {
   hibp_url?: string;
   log_level: LogLevel;
   password_pepper?: string;
+  /** How long the audit table keeps an event; 0 keeps every event. */
+  audit_retention: number;
+  /** The request log (request-log.ts): denied (refusals and errors), all, or off. */
+  log_requests: 'denied' | 'all' | 'off';
 }
 
 interface Setting {
@@ -114,6 +118,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   hibp_url: { parse: url(['http:', 'https:'], 'an http:// or https:// URL'), secret: true },
   log_level: { parse: oneOf(...LOG_LEVELS), default: 'info' },
   password_pepper: { parse: text, secret: true },
+  audit_retention: { parse: parseDuration, default: '90d' },
+  log_requests: { parse: oneOf('denied', 'all', 'off'), default: 'denied' },
 };
 
 const PREFIX = 'GATEHOUSE_';

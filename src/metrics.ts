@@ -147,6 +147,11 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    auditWriteFailures: new Counter({
+      name: 'gatehouse_audit_write_failures_total',
+      help: 'Audit events that could not be stored (each is still in the log, with an audit_write_failed line).',
+      registers: [registry],
+    }),
     mailSent: new Counter({ name: 'gatehouse_mail_sent_total', help: 'Mails handed to the SMTP server.', registers: [registry] }),
     mailFailed: new Counter({ name: 'gatehouse_mail_failed_total', help: 'Mails given up after every retry.', registers: [registry] }),
     mailQueueDepth: new Gauge({ name: 'gatehouse_mail_queue_depth', help: 'Mails waiting to be sent.', registers: [registry] }),

@@ -32,6 +32,7 @@ import { recentlySignedIn, signedIn, signedInAdmin } from './handlers/common.js'
 import { addToGroup, deleteUser, listGroups, listUsers, removeFromGroup, resetFactors, showUser, unbanUser, updateUser } from './handlers/admin-people.js';
 import { listSessions, revokeSession } from './handlers/admin-sessions.js';
 import { addUser, inviteSomeone } from './handlers/admin-invites.js';
+import { listAuditEvents } from './handlers/admin-audit.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -102,6 +103,7 @@ export const routes: readonly Route[] = [
   { method: 'PUT', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: addToGroup },
   { method: 'DELETE', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: removeFromGroup },
   { method: 'GET', path: '/_auth/admin/groups', before: [signedInAdmin], handler: listGroups },
+  { method: 'GET', path: '/_auth/admin/audit', before: [signedInAdmin], handler: listAuditEvents },
 ];
 
 export interface Match {

@@ -9,6 +9,8 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { formToken } from './auth/csrf.js';
 import { fail, type HttpError } from './errors.js';
 import type { Services } from './services.js';
+import type { GateDecision } from './auth/gate.js';
+import type { Target } from './auth/rules.js';
 import type { User } from './store/types.js';
 
 /** Synchronous when it can answer without I/O; a promise otherwise. */
@@ -30,6 +32,9 @@ export class Scope {
   /** The `{name}` segments of the route's path template. */
   params: Readonly<Record<string, string>> = NO_PARAMS;
   #caller: Caller | undefined;
+  /** Verify and proxy mode: what the gate judged and decided (for the request log). */
+  judged: Target | undefined = undefined;
+  decision: GateDecision | undefined = undefined;
   // Made on first use: verify and proxy, the hot paths, mostly never set one.
   #cookies: string[] | undefined;
   #headers: OutgoingHttpHeaders | undefined;

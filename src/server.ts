@@ -102,6 +102,7 @@ export async function startGatehouse(config: Config, options: { clock?: Clock; l
       await services.mail.stop();
       await upstream?.close();
       await listening?.close();
+      await services.audit.flush();
       await store.close();
       log.info('stopped');
     },
@@ -128,6 +129,7 @@ async function prune({ store, clock, config }: Services, replica: string): Promi
   const now = clock.now();
   if (!(await store.takeLease('prune', replica, now, now + PRUNE_MS))) return;
   await store.prune({ eventsBefore: now - Math.max(config.find_time, DAY_MS), sessionsBefore: now - config.session_lifetime - DAY_MS, now });
+  if (config.audit_retention > 0) await store.pruneAuditEvents(now - config.audit_retention);
 }
 
 function listen(server: Server, at: Listen): Promise<string> {

@@ -57,26 +57,26 @@ export interface Services {
 
 export async function createServices(base: Pick<Services, 'config' | 'store' | 'clock' | 'log' | 'metrics'>): Promise<Services> {
   const { config, store, clock, log, metrics } = base;
+  const audit = new AuditLog(log, store, clock, metrics);
   const issuer = new URL(config.public_url).origin;
   const keys = new KeyRing(store, clock, config.trust_window);
   const tokens = new AccessTokens(keys, clock, { issuer, audience: issuer, lifetimeMs: config.trust_window });
   const verifiedTokens = new VerifiedTokens(tokens, clock, metrics);
   const revocations = new RevocationList(store, clock, config.trust_window);
   const limits = { idleTimeoutMs: config.idle_timeout, sessionLifetimeMs: config.session_lifetime, refreshGraceMs: config.refresh_grace };
-  const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics });
+  const sessions = new Sessions({ store, tokens, revocations, clock, limits, log, metrics, audit });
   const passwords = await createPasswordHasher({ pepper: config.password_pepper });
-  const throttle = new Throttle(store, clock, config, log);
+  const throttle = new Throttle(store, clock, config, audit);
   const oneTimeTokens = new OneTimeTokens(store, clock);
   const isBreached = breachCheck(config.hibp_url, log);
-  const accounts = new Accounts({ store, passwords, sessions, throttle, isBreached, clock, log, metrics });
-  const secondFactors = new SecondFactors({ store, oneTimeTokens, throttle, clock, log, config });
-  const passkeys = new Passkeys({ store, clock, log, publicUrl: config.public_url });
+  const accounts = new Accounts({ store, passwords, sessions, throttle, isBreached, clock, log, metrics, audit });
+  const secondFactors = new SecondFactors({ store, oneTimeTokens, throttle, clock, audit, config });
+  const passkeys = new Passkeys({ store, clock, audit, publicUrl: config.public_url });
   const send = createTransport(config.smtp_url, config.email_from, log);
   const mail = new MailQueue({ store, send, clock, log, metrics, domain: new URL(config.public_url).hostname });
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  const audit = new AuditLog(log);
   const people = new People({ store, sessions, revocations, throttle, audit, clock });
   return { ...base, answerHeaders: answerHeaders(config), audit, people, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

@@ -415,6 +415,62 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.takeLease('other work', holder, T0 + 150, T0 + 250)).toBe(true);
   });
 
+  describe('the audit log', () => {
+    const event = (at: number, type: string, userId: string | null = null) => ({
+      at,
+      type,
+      userId,
+      username: userId && `name-of-${userId}`,
+      actorKind: 'system' as const,
+      actorId: null,
+      actorUsername: null,
+      address: '192.0.2.1',
+      details: { reason: 'a test', nested: { n: 1 } },
+    });
+    let audit: Store;
+    beforeAll(async () => {
+      audit = await open('audit');
+      await audit.migrate();
+      for (let i = 0; i < 5; i++) await audit.appendAuditEvent(event(T0 + i, i % 2 === 0 ? 'even' : 'odd', i < 3 ? 'u1' : 'u2'));
+    });
+    afterAll(() => audit.close());
+
+    it('keeps every field and lists newest first, with ids that grow', async () => {
+      const all = await audit.listAuditEvents({ limit: 10 });
+      expect(all.map((e) => e.at)).toEqual([T0 + 4, T0 + 3, T0 + 2, T0 + 1, T0]);
+      expect(all.map((e) => e.id)).toEqual([...all.map((e) => e.id)].sort((a, b) => b - a));
+      expect(new Set(all.map((e) => e.id)).size).toBe(5);
+      expect(all[0]).toEqual({ id: all[0]!.id, ...event(T0 + 4, 'even', 'u2') });
+    });
+
+    it('filters by user, recorded username, type and time, and pages by id', async () => {
+      const ats = async (query: Parameters<Store['listAuditEvents']>[0]) => (await audit.listAuditEvents(query)).map((e) => e.at - T0);
+      expect(await ats({ userId: 'u1', limit: 10 })).toEqual([2, 1, 0]);
+      expect(await ats({ username: 'name-of-u2', limit: 10 })).toEqual([4, 3]);
+      expect(await ats({ type: 'odd', limit: 10 })).toEqual([3, 1]);
+      expect(await ats({ since: T0 + 3, limit: 10 })).toEqual([4, 3]);
+      expect(await ats({ userId: 'u1', type: 'even', since: T0 + 1, limit: 10 })).toEqual([2]);
+      const first = await audit.listAuditEvents({ limit: 2 });
+      expect(await ats({ before: first.at(-1)!.id, limit: 2 })).toEqual([2, 1]);
+    });
+
+    it('prunes events older than a time and never reuses their ids', async () => {
+      const highest = (await audit.listAuditEvents({ limit: 1 }))[0]!.id;
+      expect(await audit.pruneAuditEvents(T0 + 2)).toBe(2);
+      expect((await audit.listAuditEvents({ limit: 10 })).map((e) => e.at - T0)).toEqual([4, 3, 2]);
+      await audit.pruneAuditEvents(T0 + 100);
+      await audit.appendAuditEvent(event(T0 + 200, 'after'));
+      expect((await audit.listAuditEvents({ limit: 10 }))[0]!.id).toBeGreaterThan(highest);
+    });
+
+    it('loses none of many events appended at once', async () => {
+      await Promise.all(Array.from({ length: 40 }, (_, i) => audit.appendAuditEvent(event(T0 + 1000 + i, 'burst'))));
+      const burst = await audit.listAuditEvents({ type: 'burst', limit: 100 });
+      expect(burst).toHaveLength(40);
+      expect(new Set(burst.map((e) => e.id)).size).toBe(40);
+    });
+  });
+
   it('answers ping', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

@@ -3,7 +3,7 @@
  * groups, disabling, deleting, lifting a ban, resetting second factors. Each action is
  * audited with its actor, and none may leave the instance without an enabled administrator.
  */
-import type { Actor, AuditLog } from '../audit.js';
+import type { AuditLog, Cause } from '../audit.js';
 import type { Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type { RevocationList } from '../auth/revocations.js';
@@ -22,10 +22,7 @@ export interface PeopleDeps {
 }
 
 /** Who asked, and from where (the client address of an API call; none for the CLI). */
-export interface Origin {
-  actor: Actor;
-  address?: string;
-}
+export type Origin = Cause;
 
 /** 400 for a group name outside 1–64 of A-Z a-z 0-9 . _ - (names keep the case given), or one of dots alone. */
 export function checkGroupName(group: string): string {
@@ -86,7 +83,7 @@ export class People {
     const { result, sessionIds } = await this.deps.store.setGroupMember({ userId: user.id, group, member, now });
     if (!outcome(result)) return false;
     this.deps.revocations.claimsChanged(sessionIds.map((sessionId) => ({ sessionId, at: now })));
-    this.#record(origin, member ? 'group_added' : 'group_removed', user, { group });
+    await this.#record(origin, member ? 'group_added' : 'group_removed', user, { group });
     return true;
   }
 
@@ -94,7 +91,7 @@ export class People {
   async setDisabled(origin: Origin, user: User, disabled: boolean): Promise<boolean> {
     if (!outcome(await this.deps.store.setDisabledKeepingAdmin(user.id, disabled))) return false;
     if (disabled) await this.deps.sessions.endAllOfUser(user.id, 'user_disabled');
-    this.#record(origin, disabled ? 'user_disabled' : 'user_enabled', user);
+    await this.#record(origin, disabled ? 'user_disabled' : 'user_enabled', user);
     return true;
   }
 
@@ -103,22 +100,23 @@ export class People {
     const { result, sessionIds } = await this.deps.store.deleteUserKeepingAdmin(user.id, this.deps.clock.now());
     outcome(result);
     this.deps.revocations.add(sessionIds);
-    this.#record(origin, 'user_deleted', user, { sessions_ended: sessionIds.length });
+    await this.#record(origin, 'user_deleted', user, { sessions_ended: sessionIds.length });
   }
 
   /** Lifts the account's sign-in ban and its counted failures (not the bans of client addresses). */
   async unban(origin: Origin, user: User): Promise<void> {
     await this.deps.throttle.unbanAccount(user.id);
-    this.#record(origin, 'user_unbanned', user);
+    await this.#record(origin, 'user_unbanned', user);
   }
 
   /** TOTP, recovery codes and passkeys gone, in one transaction: the password alone signs in. */
   async resetFactors(origin: Origin, user: User): Promise<void> {
     await this.deps.store.resetFactors(user.id);
-    this.#record(origin, 'factors_reset', user);
+    await this.#record(origin, 'factors_reset', user);
   }
 
-  #record({ actor, address }: Origin, type: string, user: User, details?: Record<string, unknown>): void {
-    this.deps.audit.record({ type, user: whom(user), actor, address, details });
+  /** Awaited: an administrator's change is answered only once its audit event is stored. */
+  #record({ actor, address }: Origin, type: string, user: User, details?: Record<string, unknown>): Promise<void> {
+    return this.deps.audit.record({ type, user: whom(user), actor, address, details });
   }
 }

@@ -1,6 +1,7 @@
 /** Registration, password sign-in and the account changes that end sessions. */
 // Only isEmail: the whole of validator costs 6 MiB of memory.
 import isEmailModule from 'validator/lib/isEmail.js';
+import { selfActor, SYSTEM_ACTOR, type AuditLog, type Cause } from '../audit.js';
 import type { Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,7 @@ export interface AccountDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  audit: AuditLog;
 }
 
 const wrongCredentials = () => fail('invalid_credentials');
@@ -65,6 +67,9 @@ export class Accounts {
     emailVerified?: boolean;
     onlyIfFirst?: boolean;
     inviteHash?: string;
+    /** Who added the account; without it, people registered themselves, from `address`. */
+    by?: Cause;
+    address?: string;
   }): Promise<User> {
     const { email, password } = input;
     const username = input.username.normalize('NFC');
@@ -84,7 +89,8 @@ export class Accounts {
         ...(input.inviteHash !== undefined && { inviteHash: input.inviteHash }),
         now: this.deps.clock.now(),
       });
-      this.deps.log.info('user_registered', { user_id: user.id, username: user.username, admin: user.groups.includes('admins'), audit: true });
+      const { actor, address } = input.by ?? { actor: selfActor(user), address: input.address };
+      await this.deps.audit.record({ type: 'user_registered', user, actor, address, details: { admin: user.groups.includes('admins'), groups: user.groups } });
       return user;
     } catch (error) {
       if (error instanceof StoreConflict) throw fail(`${error.field}_taken`, `That ${error.field} is already taken.`);
@@ -98,7 +104,7 @@ export class Accounts {
    * the answer is the same failure, with no argon2 run.
    */
   async authenticate(login: string, password: string, address: string): Promise<User> {
-    const { store, passwords, throttle, metrics, log } = this.deps;
+    const { store, passwords, throttle, metrics, audit } = this.deps;
     const tooLong = Buffer.byteLength(password) > 4096 || login.length > 320;
     const user = tooLong ? undefined : await store.findUserByLogin(login);
     const attempt = await throttle.attempt(user?.id, address);
@@ -107,7 +113,8 @@ export class Accounts {
     if (reason) {
       if (attempt) await throttle.failed(attempt);
       metrics.logins.inc({ result: 'failure' });
-      log.info('login_failed', { reason, user_id: user?.id, address, audit: true });
+      // Not awaited: a guess is not kept waiting on a second write (see audit.ts).
+      void audit.record({ type: 'login_failed', user, actor: user ? selfActor(user) : SYSTEM_ACTOR, address, details: { reason } });
       throw wrongCredentials();
     }
     await throttle.forgive(attempt!);
@@ -122,12 +129,13 @@ export class Accounts {
    * deletion, turning TOTP off): counted like a sign-in, 401 when wrong or banned.
    */
   async confirmPassword(user: User, password: string | undefined, address: string): Promise<void> {
-    const { throttle, passwords, log } = this.deps;
+    const { throttle, passwords, audit } = this.deps;
     const attempt = password ? await throttle.attempt(user.id, address) : undefined;
     const matches = attempt !== undefined && (await passwords.verify(user.passwordHash, password!));
     if (attempt && matches) return throttle.forgive(attempt);
     if (attempt) await throttle.failed(attempt);
-    log.info('reauthentication_failed', { reason: attempt ? 'wrong_password' : password ? 'banned' : 'no_password', user_id: user.id, address, audit: true });
+    const reason = attempt ? 'wrong_password' : password ? 'banned' : 'no_password';
+    void audit.record({ type: 'reauthentication_failed', user, actor: selfActor(user), address, details: { reason } });
     throw fail('reauthentication_failed');
   }
 
@@ -138,7 +146,7 @@ export class Accounts {
   async signedIn(user: User, method: string, address: string): Promise<void> {
     await this.deps.throttle.succeeded(user.id);
     this.deps.metrics.logins.inc({ result: 'success' });
-    this.deps.log.info('login_succeeded', { user_id: user.id, method, address, audit: true });
+    await this.deps.audit.record({ type: 'login_succeeded', user, actor: selfActor(user), address, details: { method } });
   }
 
   /** 400 when the password is known from a breach (only with hibp_url set). */
@@ -155,17 +163,11 @@ export class Accounts {
     await this.checkBreached(password);
   }
 
-  /** Sets a new password and ends every session of the user. */
-  async changePassword(user: User, password: string, { checked = false } = {}): Promise<void> {
+  /** Sets a new password and ends every session of the user; `by` the user themself unless said otherwise. */
+  async changePassword(user: User, password: string, { checked = false, by = { actor: selfActor(user) } }: { checked?: boolean; by?: Cause } = {}): Promise<void> {
     if (!checked) await this.checkNewPassword(password);
     await this.deps.store.setPasswordHash(user.id, await this.deps.passwords.hash(password));
     await this.deps.sessions.endAllOfUser(user.id, 'password_changed');
-    this.deps.log.info('password_changed', { user_id: user.id, audit: true });
-  }
-
-  async setDisabled(user: User, disabled: boolean): Promise<void> {
-    await this.deps.store.setDisabled(user.id, disabled);
-    if (disabled) await this.deps.sessions.endAllOfUser(user.id, 'user_disabled');
-    this.deps.log.info(disabled ? 'user_disabled' : 'user_enabled', { user_id: user.id, audit: true });
+    await this.deps.audit.record({ type: 'password_changed', user, ...by });
   }
 }

@@ -8,11 +8,12 @@ import { authenticate, type AuthenticateDeps, type Authentication } from './auth
 import { groupsAllow, type RuleMatcher, type Target, type Verdict } from './rules.js';
 import type { AccessClaims } from './tokens.js';
 
+/** `verdict`: the rule that decided (for the request log). */
 export type GateDecision =
-  | { outcome: 'allow'; claims?: AccessClaims; setCookie?: string }
-  | { outcome: 'login'; failure?: string }
+  | { outcome: 'allow'; verdict: Verdict; claims?: AccessClaims; setCookie?: string }
+  | { outcome: 'login'; verdict: Verdict; failure?: string }
   /** `setCookie`: a session refreshed on the way must reach the browser even when refused (its old refresh token is spent). */
-  | { outcome: 'forbidden'; claims?: AccessClaims; setCookie?: string };
+  | { outcome: 'forbidden'; verdict: Verdict; claims?: AccessClaims; setCookie?: string };
 
 /** What the gate needs: the rules, built once, and what authenticating a caller needs. */
 export interface GateDeps extends AuthenticateDeps {
@@ -28,10 +29,10 @@ export function decideGate(target: Target, headers: IncomingHttpHeaders, service
   const verdict = services.rules(target);
   // A method-override header is judged too (SPEC section 5): both methods must be allowed.
   const other = target.override === undefined ? verdict : services.rules({ ...target, method: target.override });
-  if (verdict.policy === 'deny' || other.policy === 'deny') return counted({ outcome: 'forbidden' }, services);
+  if (verdict.policy === 'deny' || other.policy === 'deny') return counted({ outcome: 'forbidden', verdict: verdict.policy === 'deny' ? verdict : other }, services);
   const isPublic = verdict.policy === 'public' && other.policy === 'public';
   const hasCredentials = headers.authorization !== undefined || headers.cookie !== undefined;
-  if (isPublic && !hasCredentials) return counted({ outcome: 'allow' }, services);
+  if (isPublic && !hasCredentials) return counted({ outcome: 'allow', verdict }, services);
   const authentication = authenticate(headers, services);
   return authentication instanceof Promise
     ? authentication.then((settled) => counted(judge(verdict, other, settled), services))
@@ -39,10 +40,11 @@ export function decideGate(target: Target, headers: IncomingHttpHeaders, service
 }
 
 function judge(verdict: Verdict, other: Verdict, { claims, setCookie, failure }: Authentication): GateDecision {
-  if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', claims, setCookie };
-  if (!claims) return { outcome: 'login', failure };
-  if (!groupsAllow(verdict, claims.groups) || !groupsAllow(other, claims.groups)) return { outcome: 'forbidden', claims, setCookie };
-  return { outcome: 'allow', claims, setCookie };
+  if (verdict.policy === 'public' && other.policy === 'public') return { outcome: 'allow', verdict, claims, setCookie };
+  if (!claims) return { outcome: 'login', verdict: verdict.policy === 'public' ? other : verdict, failure };
+  if (!groupsAllow(verdict, claims.groups)) return { outcome: 'forbidden', verdict, claims, setCookie };
+  if (!groupsAllow(other, claims.groups)) return { outcome: 'forbidden', verdict: other, claims, setCookie };
+  return { outcome: 'allow', verdict, claims, setCookie };
 }
 
 function counted(decision: GateDecision, services: GateDeps): GateDecision {

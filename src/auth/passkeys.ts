@@ -6,7 +6,7 @@
 import type { AuthenticationResponseJSON, AuthenticatorTransport, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Clock } from '../clock.js';
 import { fail } from '../errors.js';
-import type { Logger } from '../log.js';
+import { selfActor, SYSTEM_ACTOR, type AuditLog } from '../audit.js';
 import { StoreConflict, type Store, type User } from '../store/types.js';
 import { sha256 } from './digest.js';
 
@@ -22,7 +22,7 @@ export class Passkeys {
   readonly #origin: string;
 
   constructor(
-    private readonly deps: { store: Store; clock: Clock; log: Logger; publicUrl: string },
+    private readonly deps: { store: Store; clock: Clock; audit: AuditLog; publicUrl: string },
   ) {
     const url = new URL(deps.publicUrl);
     this.#rpID = url.hostname;
@@ -46,7 +46,7 @@ export class Passkeys {
     return options;
   }
 
-  async register(user: User, response: unknown, name: string): Promise<void> {
+  async register(user: User, response: unknown, name: string, address?: string): Promise<void> {
     const { verifyRegistrationResponse } = await webauthn();
     const verification = await verifyRegistrationResponse({
       response: response as RegistrationResponseJSON,
@@ -73,7 +73,7 @@ export class Passkeys {
         if (error instanceof StoreConflict) throw fail('credential_taken');
         throw error;
       });
-    this.deps.log.info('passkey_added', { user_id: user.id, audit: true });
+    await this.deps.audit.record({ type: 'passkey_added', user, actor: selfActor(user), address, details: { name } });
   }
 
   /**
@@ -98,8 +98,8 @@ export class Passkeys {
    * passkey. Without one, the passkey is the whole sign-in: the authenticator must
    * have verified the user (UV), whatever the client asked for (SPEC section 7).
    */
-  async authenticate(response: unknown, expectedUser?: User): Promise<User> {
-    const { store, clock, log } = this.deps;
+  async authenticate(response: unknown, expectedUser?: User, address?: string): Promise<User> {
+    const { store, clock, audit } = this.deps;
     const id = (response as { id?: unknown } | null)?.id;
     const credential = typeof id === 'string' && id.length < 1024 ? await store.findCredential(id) : undefined;
     if (!credential || (expectedUser && credential.userId !== expectedUser.id)) throw refused();
@@ -118,15 +118,16 @@ export class Passkeys {
       requireUserVerification: false,
     }).catch(() => undefined);
     if (!verification?.verified) throw refused();
+    const user = await store.findUserById(credential.userId);
     if (!expectedUser && !verification.authenticationInfo.userVerified) {
-      log.info('login_failed', { reason: 'passkey_without_user_verification', user_id: credential.userId, audit: true });
+      void audit.record({ type: 'login_failed', user, actor: user ? selfActor(user) : SYSTEM_ACTOR, address, details: { reason: 'passkey_without_user_verification' } });
       throw fail('user_verification_required');
     }
     if (!(await store.useCredential(credential.id, verification.authenticationInfo.newCounter, clock.now()))) {
-      log.warn('passkey_counter_regressed', { user_id: credential.userId, credential: credential.id, audit: true });
+      // A cloned authenticator: gatehouse refuses it on its own.
+      await audit.record({ type: 'passkey_counter_regressed', user, actor: SYSTEM_ACTOR, address, details: { credential: credential.id }, level: 'warn' });
       throw refused();
     }
-    const user = await store.findUserById(credential.userId);
     if (!user || user.disabled) throw refused();
     return user;
   }

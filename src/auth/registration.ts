@@ -61,7 +61,7 @@ export async function admit({ config, store }: Pick<RegistrationDeps, 'config' |
 export async function registerAdmitted(
   services: RegistrationDeps,
   admission: Admission,
-  input: { username: string; email?: string; password: string },
+  input: { username: string; email?: string; password: string; address?: string },
 ): Promise<{ user: User; confirm: boolean }> {
   try {
     const user = await services.accounts.register({ ...input, onlyIfFirst: admission === 'first' });

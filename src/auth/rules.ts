@@ -27,11 +27,16 @@ export type RuleMatcher = (target: Target) => Verdict;
 
 const DEFAULT: Verdict = { policy: 'authenticated' };
 
+/** Each verdict's rule as the settings name it (`access_rules[2]`), for the request log; looked up only when a line is written. */
+const RULE_NAMES = new WeakMap<Verdict, string>([[DEFAULT, 'default']]);
+export const ruleName = (verdict: Verdict): string => RULE_NAMES.get(verdict) ?? 'default';
+
 export function compileRules(publicPaths: readonly string[], rules: readonly AccessRule[]): RuleMatcher {
   const compiled: CompiledRule[] = [
     ...publicPaths.map((path) => ({ path: matchPath(path), verdict: { policy: 'public' as const } })),
     ...rules.map(compileRule),
   ];
+  compiled.forEach(({ verdict }, i) => RULE_NAMES.set(verdict, i < publicPaths.length ? `public_paths[${i}]` : `access_rules[${i - publicPaths.length}]`));
   // The host comes canonical, so nothing is done to it per request.
   return (target) => {
     for (const rule of compiled) {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { fail } from '../errors.js';
-import type { Logger } from '../log.js';
+import { selfActor, type AuditLog } from '../audit.js';
 import type { Store, User } from '../store/types.js';
 import { sha256 } from './digest.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
@@ -28,7 +28,7 @@ function recoveryCode(): string {
 
 export class SecondFactors {
   constructor(
-    private readonly deps: { store: Store; oneTimeTokens: OneTimeTokens; throttle: Throttle; clock: Clock; log: Logger; config: Config },
+    private readonly deps: { store: Store; oneTimeTokens: OneTimeTokens; throttle: Throttle; clock: Clock; audit: AuditLog; config: Config },
   ) {}
 
   /** The second factors a password sign-in of this user must be followed by; empty when none. */
@@ -65,10 +65,10 @@ export class SecondFactors {
   }
 
   async checkRecoveryCode(user: User, code: unknown, address: string): Promise<boolean> {
-    const { store, clock, log } = this.deps;
+    const { store, clock, audit } = this.deps;
     if (typeof code !== 'string' || code.length > 64) return false;
     const ok = await this.#counted(user, address, () => store.useRecoveryCode(user.id, hashCode(code), clock.now()));
-    if (ok) log.info('recovery_code_used', { user_id: user.id, audit: true });
+    if (ok) await audit.record({ type: 'recovery_code_used', user, actor: selfActor(user), address });
     return ok;
   }
 
@@ -92,8 +92,8 @@ export class SecondFactors {
   }
 
   /** Confirms enrolment with a first code; returns the recovery codes, shown once. */
-  async confirmTotp(user: User, code: unknown): Promise<string[]> {
-    const { store, clock, log } = this.deps;
+  async confirmTotp(user: User, code: unknown, address?: string): Promise<string[]> {
+    const { store, clock, audit } = this.deps;
     if (user.totpEnabled || !user.totpSecret) throw fail('totp_not_enrolling');
     const step = await totpStep(user.totpSecret, code, clock.now());
     if (step === undefined) throw fail('totp_code_wrong');
@@ -101,13 +101,13 @@ export class SecondFactors {
     await store.useTotpStep(user.id, step);
     const codes = Array.from({ length: RECOVERY_CODES }, recoveryCode);
     await store.replaceRecoveryCodes(user.id, codes.map(hashCode));
-    log.info('totp_enabled', { user_id: user.id, audit: true });
+    await audit.record({ type: 'totp_enabled', user, actor: selfActor(user), address });
     return codes;
   }
 
-  async disableTotp(user: User): Promise<void> {
+  async disableTotp(user: User, address?: string): Promise<void> {
     await this.deps.store.setTotp(user.id, null, false);
     await this.deps.store.replaceRecoveryCodes(user.id, []);
-    this.deps.log.info('totp_disabled', { user_id: user.id, audit: true });
+    await this.deps.audit.record({ type: 'totp_disabled', user, actor: selfActor(user), address });
   }
 }

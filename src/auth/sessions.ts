@@ -2,6 +2,7 @@
  * Sessions: starting one at sign-in, refreshing it inside the trust-window rules,
  * and ending it. The database is touched here and nowhere on the hot path.
  */
+import { SYSTEM_ACTOR, type AuditLog } from '../audit.js';
 import type { Clock } from '../clock.js';
 import { fail } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -44,6 +45,7 @@ export interface SessionDeps {
   limits: SessionLimits;
   log: Logger;
   metrics: Metrics;
+  audit: AuditLog;
 }
 
 const refused = () => fail('refresh_token_invalid');
@@ -61,18 +63,19 @@ export class Sessions {
     return this.#issue(user, refresh);
   }
 
-  refresh(value: string): Promise<IssuedTokens> {
+  /** `address`: the client's, for the audit log when the token turns out stolen. */
+  refresh(value: string, address?: string): Promise<IssuedTokens> {
     const running = this.#inFlight.get(value);
     if (running) return running;
-    const refreshing = this.#refresh(value).finally(() => this.#inFlight.delete(value));
+    const refreshing = this.#refresh(value, address).finally(() => this.#inFlight.delete(value));
     this.#inFlight.set(value, refreshing);
     return refreshing;
   }
 
-  async #refresh(value: string, attempt = 0): Promise<IssuedTokens> {
+  async #refresh(value: string, address: string | undefined, attempt = 0): Promise<IssuedTokens> {
     const presented = parseRefreshToken(value);
     if (!presented) throw refused();
-    const { store, clock, limits, metrics, log } = this.deps;
+    const { store, clock, limits, metrics, audit } = this.deps;
     const fast = attempt === 0 && (await this.#rotateIfLive(presented));
     if (fast) return fast;
     const session = await store.findSession(presented.sessionId);
@@ -95,7 +98,7 @@ export class Sessions {
       });
       if (rotated) return this.#issue(user!, next);
       // Another instance rotated it first: decide again, now as a racing request.
-      if (attempt === 0) return this.#refresh(value, 1);
+      if (attempt === 0) return this.#refresh(value, address, 1);
       throw refused();
     }
     if (decision === 'grace_replay') {
@@ -105,7 +108,8 @@ export class Sessions {
     }
     if (decision === 'reuse_detected') {
       await this.end(presented.sessionId, 'refresh_token_reuse');
-      log.warn('refresh_token_reuse', { session_id: presented.sessionId, user_id: session!.userId, audit: true });
+      // gatehouse ended the session on its own: the actor is the system, not the user.
+      await audit.record({ type: 'refresh_token_reuse', user, actor: SYSTEM_ACTOR, address, details: { session_id: presented.sessionId }, level: 'warn' });
     }
     throw refused();
   }

@@ -16,7 +16,7 @@
 import { isIP } from 'node:net';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { SYSTEM_ACTOR, type AuditLog } from '../audit.js';
 import type { Store } from '../store/types.js';
 
 const FAILURE = 'auth_failure';
@@ -71,7 +71,7 @@ export class Throttle {
     private readonly store: Store,
     private readonly clock: Clock,
     private readonly config: Pick<Config, 'max_retries' | 'find_time' | 'ban_time'>,
-    private readonly log: Logger,
+    private readonly audit: AuditLog,
   ) {}
 
   /**
@@ -110,8 +110,17 @@ export class Throttle {
       const failures = await this.store.countEvents(FAILURE, key, now - this.config.find_time);
       if (failures < this.config.max_retries || (await this.store.bannedUntil(key, now)) !== undefined) continue;
       await this.store.ban(key, now + this.config.ban_time);
-      this.log.warn('ban', { key, until: new Date(now + this.config.ban_time).toISOString(), audit: true });
+      await this.#recordBan(key, now + this.config.ban_time);
     }
+  }
+
+  /** gatehouse bans on its own: an account ban concerns its user, an address ban names the address. */
+  async #recordBan(key: string, until: number): Promise<void> {
+    const accountId = key.startsWith('account:') ? key.slice('account:'.length) : undefined;
+    const user = accountId === undefined ? undefined : await this.store.findUserById(accountId);
+    const address = key.startsWith('ip:') ? key.slice('ip:'.length) : undefined;
+    const details = { key, until: new Date(until).toISOString() };
+    await this.audit.record({ type: 'ban', user, actor: SYSTEM_ACTOR, address, details, level: 'warn' });
   }
 
   /** A completed sign-in forgives the account's earlier failures (not the address's). */

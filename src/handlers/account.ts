@@ -1,6 +1,8 @@
 /** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
+import { selfActor } from '../audit.js';
 import { emailProblem } from '../auth/accounts.js';
 import { UNKNOWN_DEVICE } from '../auth/devices.js';
+import { clientAddress } from '../auth/forwarded.js';
 import { clearedCookie, sessionCookie } from '../auth/cookies.js';
 import { hasPassword } from '../auth/passwords.js';
 import { fail } from '../errors.js';
@@ -29,7 +31,8 @@ export async function changeOwnPassword(scope: Scope): Promise<void> {
   const { user } = scope.caller;
   const { fields } = await parseBody(scope.req);
   await reauthenticate(scope, user, stringField(fields, 'current_password', { required: true, max: 8192 }));
-  await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }));
+  const by = { actor: selfActor(user), address: clientAddress(scope.req, services.trusted) };
+  await services.accounts.changePassword(user, stringField(fields, 'new_password', { required: true, max: 8192 }), { by });
   const tokens = await services.sessions.start(user, sessionClient(scope));
   scope.setCookie(sessionCookie(tokens, services.config));
   scope.json(200, { status: 'password_changed' });
@@ -59,7 +62,7 @@ export async function updateAccount(scope: Scope): Promise<void> {
     if (holder && holder.id !== user.id) throw fail('email_taken');
   }
   if (displayName !== undefined) await services.store.setDisplayName(user.id, displayName.trim() || null);
-  if (email !== undefined) await requestEmailChange(services, user, email);
+  if (email !== undefined) await requestEmailChange(services, user, email, clientAddress(scope.req, services.trusted));
   scope.json(200, { status: 'updated', ...(email !== undefined && { email_pending: email }) });
 }
 
@@ -81,7 +84,7 @@ export async function deleteAccount(scope: Scope): Promise<void> {
   await reauthenticate(scope, user, stringField(fields, 'password', { required: true, max: 8192 }));
   await services.sessions.endAllOfUser(user.id, 'account_deleted');
   await services.store.deleteUser(user.id);
-  services.log.info('account_deleted', { user_id: user.id, audit: true });
+  await services.audit.record({ type: 'account_deleted', user, actor: selfActor(user), address: clientAddress(scope.req, services.trusted) });
   scope.setCookie(clearedCookie(services.config));
   scope.json(200, { status: 'deleted' });
 }

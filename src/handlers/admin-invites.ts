@@ -37,7 +37,7 @@ export async function inviteSomeone(scope: Scope): Promise<void> {
   const ttl = inviteTtl(stringField(fields, 'ttl', { max: 32 }));
   const { url, expiresAt } = await createInvite(services, terms, ttl);
   const details = { email: terms.email, groups: terms.groups, expires_at: iso(expiresAt) };
-  services.audit.record({ type: 'invite_created', actor: adminActor(scope), address: clientAddress(scope.req, services.trusted), details });
+  await services.audit.record({ type: 'invite_created', actor: adminActor(scope), address: clientAddress(scope.req, services.trusted), details });
   scope.json(201, { url, expires_at: iso(expiresAt) });
 }
 
@@ -57,9 +57,8 @@ export async function addUser(scope: Scope): Promise<void> {
     password,
     groups: checkGroups(fields['groups']),
     emailVerified: true,
+    by: { actor: adminActor(scope), address: clientAddress(scope.req, services.trusted) },
   });
-  const address = clientAddress(scope.req, services.trusted);
-  services.audit.record({ type: 'user_created', user: { id: user.id, username: user.username }, actor: adminActor(scope), address, details: { groups: user.groups } });
   const invite = password === undefined ? await passwordLink(services, user, DEFAULT_INVITE_TTL) : undefined;
   scope.json(201, { ...adminUserJson(user), ...(invite && { invite: { url: invite.url, expires_at: iso(invite.expiresAt) } }) });
 }

@@ -66,13 +66,13 @@ export async function endSession(services: Services, id: string, actor: Actor, a
   if (!session || session.revokedAt !== null) return false;
   const user = await services.store.findUserById(session.userId);
   await services.sessions.end(id, 'admin_revoked');
-  services.audit.record({ type: 'session_revoked', user: user && { id: user.id, username: user.username }, actor, address, details: { session_id: id } });
+  await services.audit.record({ type: 'session_revoked', user: user && { id: user.id, username: user.username }, actor, address, details: { session_id: id } });
   return true;
 }
 
 /** Ends every live session of the user for an administrator or the CLI, audited; how many ended. */
 export async function endAllSessions(services: Services, user: User, actor: Actor, address?: string): Promise<number> {
   const ended = await services.sessions.endAllOfUser(user.id, 'admin_revoked');
-  services.audit.record({ type: 'sessions_revoked', user: { id: user.id, username: user.username }, actor, address, details: { count: ended } });
+  await services.audit.record({ type: 'sessions_revoked', user: { id: user.id, username: user.username }, actor, address, details: { count: ended } });
   return ended;
 }

@@ -3,7 +3,9 @@
  * verification and change. Requests answer 202 whatever the address (no enumeration, same
  * timing: the work happens after the answer), with a per-account and per-address limit.
  */
+import { selfActor } from '../audit.js';
 import { checkFormToken } from '../auth/csrf.js';
+import { clientAddress } from '../auth/forwarded.js';
 import { looksLikeToken } from '../auth/one-time-tokens.js';
 import { NO_PASSWORD } from '../auth/passwords.js';
 import { fail, HttpError } from '../errors.js';
@@ -50,10 +52,12 @@ const link = (services: Services, path: string, token: string) => `${services.co
 
 /** POST /_auth/password/forgot */
 export async function forgotPassword(scope: Scope): Promise<void> {
+  // Read now: the work below runs after the answer, when the connection may be gone.
+  const address = clientAddress(scope.req, scope.services.trusted);
   await acceptMailRequest(scope, 'password_reset', async (services, user) => {
     const token = await services.oneTimeTokens.issue('password_reset', user.id, null, RESET_TTL);
     await services.mail.enqueue(resetMail(user.email!, link(services, '/_auth/password/reset', token)));
-    services.log.info('password_reset_requested', { user_id: user.id, audit: true });
+    await services.audit.record({ type: 'password_reset_requested', user, actor: selfActor(user), address });
   });
 }
 
@@ -68,10 +72,11 @@ export async function resetPassword(scope: Scope): Promise<void> {
   const token = await services.oneTimeTokens.consume(fields['token'], 'password_reset');
   const user = token?.userId ? await services.store.findUserById(token.userId) : undefined;
   if (!user) throw fail('invalid_token');
+  const by = { actor: selfActor(user), address: clientAddress(scope.req, services.trusted) };
   // What was set before goes; the password this reset sets is the owner's own.
-  await addressProven(services, user);
-  await services.accounts.changePassword(user, password, { checked: true });
-  services.log.info('password_reset', { user_id: user.id, audit: true });
+  await addressProven(services, user, by.address);
+  await services.accounts.changePassword(user, password, { checked: true, by });
+  await services.audit.record({ type: 'password_reset', user, ...by });
   if (kind === 'form') return scope.redirect('/_auth/login?reset=1');
   scope.json(200, { status: 'password_changed' });
 }
@@ -105,7 +110,7 @@ export async function followMagicLink(scope: Scope): Promise<void> {
     const token = await services.oneTimeTokens.consume(stringField(fields, 'token', { required: true, max: 64 }), 'magic_link');
     const found = token?.userId ? await services.store.findUserById(token.userId) : undefined;
     if (!found || found.disabled) throw fail('invalid_token');
-    const user = await addressProven(services, found);
+    const user = await addressProven(services, found, clientAddress(scope.req, services.trusted));
     // A magic link is one factor, like a password: a second one may still be needed.
     await signIn(scope, user, { rd: token!.data, method: 'magic_link', kind });
   } catch (error) {
@@ -119,12 +124,12 @@ export async function followMagicLink(scope: Scope): Promise<void> {
  * been its owner (pre-hijacking, SPEC section 7): every session and every credential set before
  * goes, and the address is confirmed. Answers the user as it is now.
  */
-async function addressProven(services: Services, user: User): Promise<User> {
+async function addressProven(services: Services, user: User, address: string): Promise<User> {
   if (user.emailVerified || !user.email) return user;
   // Sessions first: nothing done through an old session can land after the wipe and outlive it.
   await services.sessions.endAllOfUser(user.id, 'address_proven');
   if (await services.store.confirmEmailWipingCredentials(user.id, user.email, NO_PASSWORD)) {
-    services.log.info('credentials_removed_address_proven', { user_id: user.id, audit: true });
+    await services.audit.record({ type: 'credentials_removed_address_proven', user, actor: selfActor(user), address });
   }
   return (await services.store.findUserById(user.id)) ?? user;
 }
@@ -136,10 +141,10 @@ export async function sendVerification(services: Services, user: User, email: st
 }
 
 /** A change of address: the link goes to the new one (retiring any older pending change), a notice to the old one. */
-export async function requestEmailChange(services: Services, user: User, email: string): Promise<void> {
+export async function requestEmailChange(services: Services, user: User, email: string, address: string): Promise<void> {
   await sendVerification(services, user, email);
   if (user.email && loginKey(user.email) !== loginKey(email)) await services.mail.enqueue(emailChangeRequestedMail(user.email, email));
-  services.log.info('email_change_requested', { user_id: user.id, audit: true });
+  await services.audit.record({ type: 'email_change_requested', user, actor: selfActor(user), address });
 }
 
 export async function showForgotPage(scope: Scope): Promise<void> {
@@ -170,11 +175,12 @@ export async function verifyEmail(scope: Scope): Promise<void> {
     if (error instanceof StoreConflict) throw fail('email_taken', 'That email is already taken by another account.');
     throw error;
   }
+  const by = { actor: selfActor(user), address: clientAddress(scope.req, services.trusted) };
   if (user.email && loginKey(user.email) !== loginKey(token.data)) {
     await services.mail.enqueue(emailChangedMail(user.email, token.data));
-    services.log.info('email_changed', { user_id: user.id, audit: true });
+    await services.audit.record({ type: 'email_changed', user, ...by });
   }
-  services.log.info('email_verified', { user_id: user.id, audit: true });
+  await services.audit.record({ type: 'email_verified', user, ...by });
   if ((scope.req.headers.accept ?? '').includes('application/json')) return scope.json(200, { status: 'verified', email: token.data });
   scope.page(200, (nonce) => messagePage({ nonce, title: 'Email confirmed', message: `${token.data} is confirmed. You can close this page.` }));
 }

@@ -1,4 +1,5 @@
 /** The second step of a sign-in, and turning TOTP on and off. SPEC section 7. */
+import { selfActor, SYSTEM_ACTOR } from '../audit.js';
 import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
 import type { Method } from '../auth/second-factors.js';
@@ -32,7 +33,8 @@ const secondStep = (method: Exclude<Method, 'webauthn'>) =>
           ? await services.secondFactors.checkTotp(pending.user, code, address)
           : await services.secondFactors.checkRecoveryCode(pending.user, code, address));
       if (!pending || !ok || !(await services.secondFactors.complete(mfaToken))) {
-        services.log.info('login_failed', { reason: `wrong_${method}`, user_id: pending?.user.id, address, audit: true });
+        const user = pending?.user;
+        void services.audit.record({ type: 'login_failed', user, actor: user ? selfActor(user) : SYSTEM_ACTOR, address, details: { reason: `wrong_${method}` } });
         throw fail('invalid_code');
       }
       await finishSignIn(scope, pending.user, { rd: pending.rd, method, kind });
@@ -58,7 +60,7 @@ export async function enrollTotp(scope: Scope): Promise<void> {
 /** POST /_auth/totp/confirm: `{"code"}` → TOTP on, ten recovery codes shown once. */
 export async function confirmTotp(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
-  const codes = await scope.services.secondFactors.confirmTotp(scope.caller.user, fields['code']);
+  const codes = await scope.services.secondFactors.confirmTotp(scope.caller.user, fields['code'], clientAddress(scope.req, scope.services.trusted));
   scope.json(200, { recovery_codes: codes });
 }
 
@@ -68,10 +70,11 @@ export async function disableTotp(scope: Scope): Promise<void> {
   const { user } = scope.caller;
   const { fields } = await parseBody(scope.req);
   const password = stringField(fields, 'password', { max: 8192 });
+  const address = clientAddress(scope.req, services.trusted);
   if (password) await reauthenticate(scope, user, password);
-  else if (!(await services.secondFactors.checkTotp(user, fields['code'], clientAddress(scope.req, services.trusted)))) {
+  else if (!(await services.secondFactors.checkTotp(user, fields['code'], address))) {
     throw fail('reauthentication_failed', 'Confirm with your password or a current code.');
   }
-  await services.secondFactors.disableTotp(user);
+  await services.secondFactors.disableTotp(user, address);
   scope.json(200, { status: 'totp_disabled' });
 }

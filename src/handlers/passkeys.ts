@@ -1,4 +1,6 @@
 /** Passkeys: registering one while signed in, signing in with one, and managing them. SPEC section 7. */
+import { selfActor } from '../audit.js';
+import { clientAddress } from '../auth/forwarded.js';
 import { fail } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import type { Scope } from '../scope.js';
@@ -12,7 +14,7 @@ export async function passkeyRegistrationOptions(scope: Scope): Promise<void> {
 export async function registerPasskey(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
   const name = stringField(fields, 'name', { max: 64 }) ?? 'Passkey';
-  await scope.services.passkeys.register(scope.caller.user, fields['response'], name);
+  await scope.services.passkeys.register(scope.caller.user, fields['response'], name, clientAddress(scope.req, scope.services.trusted));
   scope.json(201, { status: 'passkey_added' });
 }
 
@@ -32,7 +34,7 @@ export async function passkeyLogin(scope: Scope): Promise<void> {
   const token = pendingToken(scope, fields);
   const pending = token ? await services.secondFactors.pending(token) : undefined;
   if (token && !pending) throw fail('invalid_mfa_token');
-  const user = await services.passkeys.authenticate(fields['response'], pending?.user);
+  const user = await services.passkeys.authenticate(fields['response'], pending?.user, clientAddress(scope.req, services.trusted));
   if (pending && !(await services.secondFactors.complete(token))) throw fail('invalid_mfa_token');
   const rd = pending?.rd ?? returnUrl(scope, fields['rd']);
   await finishSignIn(scope, user, { rd, method: 'passkey', kind: 'json' });
@@ -56,7 +58,8 @@ export async function renamePasskey(scope: Scope): Promise<void> {
 
 export async function deletePasskey(scope: Scope): Promise<void> {
   const { user } = scope.caller;
-  if (!(await scope.services.store.deleteCredential(user.id, credentialId(scope)))) throw fail('not_found');
-  scope.services.log.info('passkey_removed', { user_id: user.id, audit: true });
+  const { services } = scope;
+  if (!(await services.store.deleteCredential(user.id, credentialId(scope)))) throw fail('not_found');
+  await services.audit.record({ type: 'passkey_removed', user, actor: selfActor(user), address: clientAddress(scope.req, services.trusted), details: { credential: credentialId(scope) } });
   scope.json(200, { status: 'deleted' });
 }

@@ -16,6 +16,7 @@ export function proxyHandler(upstream: Upstream): Handler {
     const { req, services } = scope;
     const path = judgedPath(scope.path);
     const target = { host: judgedHost(req.headers.host), path, method: req.method ?? 'GET', override: methodOverride(req.headers) };
+    scope.judged = target;
     const decision = decideGate(target, req.headers, services);
     // Decided without a promise when the token was verified before: the common case costs no extra tick.
     const reply = (settled: GateDecision) => pass(scope, upstream, path, settled);
@@ -25,6 +26,7 @@ export function proxyHandler(upstream: Upstream): Handler {
 
 function pass(scope: Scope, upstream: Upstream, path: string, decision: GateDecision): void | Promise<void> {
   const { req, query, services } = scope;
+  scope.decision = decision;
   if (decision.outcome === 'forbidden') {
     scope.setCookie(decision.setCookie);
     return answerForbidden(scope, isNavigation(req.headers), { claims: decision.claims, host: req.headers.host ?? '', path, rd: path + query });

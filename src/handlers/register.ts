@@ -43,6 +43,7 @@ export async function register(scope: Scope): Promise<void> {
       username: stringField(fields, 'username', { required: true, max: 256 }),
       email,
       password: stringField(fields, 'password', { required: true, max: 8192 }),
+      address: clientAddress(scope.req, scope.services.trusted),
     });
     await welcome(scope, user, { kind, rd, method: 'registration', confirm: confirm || config.require_verified_email });
   } catch (error) {
@@ -87,7 +88,7 @@ async function registerInvited(scope: Scope, kind: AnswerKind, fields: Fields, i
     throw error;
   }
   const actor = { kind: 'user' as const, id: user.id, username: user.username };
-  services.audit.record({ type: 'invite_used', user: actor, actor, address: clientAddress(scope.req, services.trusted), details: { groups: user.groups } });
+  await services.audit.record({ type: 'invite_used', user: actor, actor, address: clientAddress(scope.req, services.trusted), details: { groups: user.groups } });
   await welcome(scope, user, { kind, rd, method: 'invite', confirm: mustConfirmEmail(user, services.config) });
 }
 

@@ -1,5 +1,6 @@
 /** Refresh, logout, userinfo and the JWKS: the endpoints around an existing session. */
 import { authenticate, bearerToken } from '../auth/authenticate.js';
+import { clientAddress } from '../auth/forwarded.js';
 import { confirmedEmail } from '../auth/identity-headers.js';
 import { clearedCookie, readSessionCookie, sessionCookie } from '../auth/cookies.js';
 import { TokenInvalid } from '../auth/tokens.js';
@@ -16,7 +17,7 @@ export async function refresh(scope: Scope): Promise<void> {
   const { fields } = await parseBody(scope.req);
   const presented = stringField(fields, 'refresh_token', { max: 512 }) ?? readSessionCookie(scope.req.headers.cookie).refresh;
   if (!presented) throw fail('refresh_token_missing');
-  const tokens = await sessions.refresh(presented);
+  const tokens = await sessions.refresh(presented, clientAddress(scope.req, scope.services.trusted));
   scope.setCookie(sessionCookie(tokens, config));
   scope.json(200, tokenBody(tokens));
 }

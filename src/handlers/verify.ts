@@ -14,13 +14,16 @@ export function verify(scope: Scope): void | Promise<void> {
   const original = originalRequest(scope.req, scope.services.trusted);
   const [rawPath, query = ''] = splitUri(original.uri);
   const path = judgedPath(rawPath);
-  const decision = decideGate({ host: original.hostname, path, method: original.method, override: original.override }, scope.req.headers, scope.services);
+  const target = { host: original.hostname, path, method: original.method, override: original.override };
+  scope.judged = target;
+  const decision = decideGate(target, scope.req.headers, scope.services);
   const reply = (settled: GateDecision) => answer(scope, original, path, query, settled);
   return decision instanceof Promise ? decision.then(reply) : reply(decision);
 }
 
 function answer(scope: Scope, original: OriginalRequest, path: string, query: string, decision: GateDecision): void {
   const { req, res, services } = scope;
+  scope.decision = decision;
   if (decision.outcome === 'allow') {
     if (decision.setCookie && original.style === 'forward') {
       // Caddy and Traefik drop Set-Cookie from a 2xx auth answer but pass a redirect on as is:

@@ -19,7 +19,10 @@ const TABLES: readonly { name: string; order?: { sqlite: string; postgres: strin
   { name: 'bans' },
   { name: 'webauthn_credentials' },
   { name: 'leases' },
+  { name: 'audit_events', order: { sqlite: 'id', postgres: 'id' } },
 ];
+/** Tables whose ids are copied as they are (a cursor or a reference may hold one), not numbered afresh. */
+const KEPT_IDS = new Set(['mail_queue', 'audit_events']);
 /** Columns one dialect adds for the order of rows (SQLite keeps it in rowid): never copied, the target numbers its own. */
 const ORDER_COLUMNS: Record<string, string> = { signing_keys: 'seq', throttle_events: 'id' };
 const BATCH = 500;
@@ -38,9 +41,9 @@ export async function copyStore(from: Db, to: Db, report: (line: string) => void
     const order = table.order ? ` ORDER BY ${table.order[from.dialect]}` : '';
     const rows = table.derived ? [] : (await from.all(`SELECT * FROM ${table.name}${order}`)).map((row) => withoutOrderColumn(table.name, row));
     for (let i = 0; i < rows.length; i += BATCH) await to.batch(rows.slice(i, i + BATCH).map((row) => insert(to, table.name, row)));
-    if (table.name === 'mail_queue' && to.dialect === 'postgres') {
+    if (KEPT_IDS.has(table.name) && to.dialect === 'postgres') {
       // The ids were copied as they were: the identity continues after the highest.
-      await to.run(`SELECT setval(pg_get_serial_sequence('mail_queue', 'id'), GREATEST((SELECT MAX(id) FROM mail_queue), 1))`);
+      await to.run(`SELECT setval(pg_get_serial_sequence('${table.name}', 'id'), GREATEST((SELECT MAX(id) FROM ${table.name}), 1))`);
     }
     const [source, target] = await Promise.all([count(from, table.name), count(to, table.name)]);
     if (source !== target) throw new Error(`${table.name}: ${source} rows in the source but ${target} in the target`);
@@ -68,8 +71,8 @@ function withoutOrderColumn(table: string, row: Row): Row {
 
 function insert(to: Db, table: string, row: Row) {
   const columns = Object.keys(row);
-  // PostgreSQL numbers mail_queue.id itself unless told to keep the one given.
-  const overriding = to.dialect === 'postgres' && table === 'mail_queue' ? ' OVERRIDING SYSTEM VALUE' : '';
+  // PostgreSQL numbers an identity column itself unless told to keep the value given.
+  const overriding = to.dialect === 'postgres' && KEPT_IDS.has(table) ? ' OVERRIDING SYSTEM VALUE' : '';
   return {
     sql: `INSERT INTO ${table} (${columns.join(', ')})${overriding} VALUES (${columns.map(() => '?').join(', ')})`,
     args: columns.map((column) => row[column]),

@@ -1,6 +1,7 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
+import { auditEvents } from './sql-audit.js';
 import { CLAIMS_MARK, people } from './sql-people.js';
 import {
   loginKey,
@@ -114,6 +115,7 @@ export function sqlStore(db: Db): Store {
     ...accountExtras(db),
     ...mailAndThrottle(db),
     ...people(db, toUser),
+    ...auditEvents(db),
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),

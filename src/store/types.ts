@@ -118,6 +118,33 @@ export interface Credential {
   lastUsedAt: number | null;
 }
 
+/** One event of the audit log as kept (SPEC section 11); usernames as they were when it happened. */
+export interface StoredAuditEvent {
+  /** Grows with every event appended, never reused (the keyset of paging). */
+  id: number;
+  at: number;
+  type: string;
+  userId: string | null;
+  username: string | null;
+  actorKind: 'user' | 'admin' | 'cli' | 'system';
+  actorId: string | null;
+  actorUsername: string | null;
+  address: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  userId?: string;
+  /** The username recorded with the event (the CLI's way to a deleted user's events). */
+  username?: string;
+  type?: string;
+  /** Events at or after this time. */
+  since?: number;
+  /** Events with an id below this one: the cursor of the next page. */
+  before?: number;
+  limit: number;
+}
+
 /** A standing connection that hears what other replicas announce; see Store.watchRevocations. */
 export interface Subscription {
   readonly connected: boolean;
@@ -317,6 +344,12 @@ export interface Store {
   liftBan(kind: string, key: string): Promise<void>;
   /** Sessions whose claims changed at or after `since` (other replicas, the CLI). */
   claimsChangedSince(since: number): Promise<ClaimsChange[]>;
+
+  appendAuditEvent(event: Omit<StoredAuditEvent, 'id'>): Promise<void>;
+  /** Newest first (highest id first), at most `limit`. */
+  listAuditEvents(query: AuditQuery): Promise<StoredAuditEvent[]>;
+  /** Drops audit events before `before` (the retention); returns how many. */
+  pruneAuditEvents(before: number): Promise<number>;
 
   /** In the order they were added; the last one signs. */
   listSigningKeys(): Promise<SigningKey[]>;

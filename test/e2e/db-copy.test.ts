@@ -50,6 +50,7 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
     expect(copied.stdout).toMatch(/^user_groups: 1 rows copied and counted$/m);
     expect(copied.stdout).toMatch(/^signing_keys: 1 rows copied and counted$/m);
     expect(copied.stdout).toMatch(/^recovery_codes: 10 rows copied and counted$/m);
+    expect(copied.stdout).toMatch(/^audit_events: [1-9]\d* rows copied and counted$/m);
 
     const moved = await startTestGatehouse({ database_url: target });
     try {
@@ -62,6 +63,11 @@ describe.runIf(postgres.available)('gatehouse db copy', () => {
       const later = await generate({ secret, epoch: epoch() + 30 });
       expect((await postJson(`${moved.url}/_auth/mfa/totp`, { mfa_token: pending.mfa_token, code: later })).status).toBe(200);
       expect(await moved.services.store.findCredential('cred-1')).toMatchObject({ name: 'Laptop', counter: 3, transports: ['internal'] });
+      // The audit log came along with its ids, and new events are numbered after them.
+      const events = await moved.services.store.listAuditEvents({ limit: 200 });
+      expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['user_registered', 'totp_enabled', 'login_succeeded']));
+      expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+      expect(events.at(-1)!.type).toBe('user_registered');
     } finally {
       await moved.close();
     }

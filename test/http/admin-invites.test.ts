@@ -315,7 +315,7 @@ describe('the audit log', () => {
     expect(audited).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ event: 'invite_created', actor: admin.username, groups: ['audited'] }),
-        expect.objectContaining({ event: 'user_created', actor: admin.username }),
+        expect.objectContaining({ event: 'user_registered', actor: admin.username }),
         expect.objectContaining({ event: 'invite_used', username, actor: username }),
       ]),
     );

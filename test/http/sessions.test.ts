@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_ACTOR } from '../../src/audit.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 
 const MIN = 60_000;
@@ -151,7 +152,7 @@ describe('ending sessions', () => {
   });
 
   it.each([
-    ['disabling the user', (t: TestGatehouse, name: string) => t.services.store.findUserByLogin(name).then((u) => t.services.accounts.setDisabled(u!, true))],
+    ['disabling the user', (t: TestGatehouse, name: string) => t.services.store.findUserByLogin(name).then((u) => t.services.people.setDisabled({ actor: CLI_ACTOR }, u!, true))],
     ['a password change', (t: TestGatehouse, name: string) => t.services.store.findUserByLogin(name).then((u) => t.services.accounts.changePassword(u!, 'a brand new password'))],
     ['an admin revocation', (t: TestGatehouse, name: string) => t.services.store.findUserByLogin(name).then((u) => t.services.sessions.endAllOfUser(u!.id, 'admin_revoked'))],
   ])('%s ends every session here at once and on a replica within a trust window', async (_name, act) => {
@@ -167,7 +168,7 @@ describe('ending sessions', () => {
 
   it('lets nobody sign in as a disabled user, with the same answer as a wrong password', async () => {
     const user = await registerUser(gate);
-    await gate.services.accounts.setDisabled((await gate.services.store.findUserByLogin(user.username))!, true);
+    await gate.services.people.setDisabled({ actor: CLI_ACTOR }, (await gate.services.store.findUserByLogin(user.username))!, true);
     const res = await postJson(`${gate.url}/_auth/login`, { username: user.username, password: PASSWORD });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: 'invalid_credentials' });

@@ -4,10 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { CLI_ACTOR } from '../../src/audit.js';
 import { PASSWORD, postJson, registerUser, startTestGatehouse, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 import { rawConnection, requestHead } from '../helpers/raw-socket.js';
 import { startEchoUpstream, type EchoUpstream } from '../helpers/upstream.js';
-import { CLI_ACTOR } from '../../src/audit.js';
 
 type User = TokenBody & { username: string };
 
@@ -127,7 +127,7 @@ describe('a WebSocket in proxy mode', () => {
 
   const endings: [string, (user: User) => Promise<unknown>][] = [
     ['logout-all', async (user) => expect((await postJson(`${gate.url}/_auth/logout`, { all: true }, { authorization: `Bearer ${user.access_token}` })).status).toBe(204)],
-    ['disabling the user', async (user) => gate.services.accounts.setDisabled(await findUser(gate, user.username), true)],
+    ['disabling the user', async (user) => gate.services.people.setDisabled({ actor: CLI_ACTOR }, await findUser(gate, user.username), true)],
     // The session goes on (it refreshes into the new groups), but what was judged on the old ones must be judged again.
     ['a change of their groups', async (user) => gate.services.people.addToGroup({ actor: CLI_ACTOR }, await findUser(gate, user.username), 'ops')],
     [

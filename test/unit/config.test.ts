@@ -84,6 +84,8 @@ describe('a bad value for a setting', () => {
     ['require_verified_email', 'sometimes', /true or false/],
     ['hibp_url', 'file:///etc/passwd', /an http:\/\/ or https:\/\/ URL/],
     ['log_level', 'verbose', /one of debug, info, warn, error/],
+    ['log_requests', 'some', /one of denied, all, off/],
+    ['audit_retention', '90 days', /a duration/],
   ];
   it.each(cases)('%s=%j is one line naming the setting, showing the value and saying what is allowed', (name, value, allowed) => {
     const { config, errors } = load({ env: { [`GATEHOUSE_${name.toUpperCase()}`]: value } });
@@ -200,6 +202,11 @@ describe('precedence: defaults < YAML file < GATEHOUSE_* environment < flags', (
   ];
   it.each(cases)('takes %s', (_name, input, expected) => {
     expect(valid(input).trust_window).toBe(expected);
+  });
+
+  it('logs denied requests and keeps audit events 90 days unless told otherwise; 0d keeps them forever', () => {
+    expect(valid({})).toMatchObject({ log_requests: 'denied', audit_retention: 90 * 86_400_000 });
+    expect(valid({ env: { GATEHOUSE_LOG_REQUESTS: 'ALL', GATEHOUSE_AUDIT_RETENTION: '0d' } })).toMatchObject({ log_requests: 'all', audit_retention: 0 });
   });
 
   it('keeps settings from every layer that no higher layer overrides', () => {

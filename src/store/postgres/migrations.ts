@@ -125,4 +125,20 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `ALTER TABLE sessions ADD COLUMN device TEXT;
    ALTER TABLE sessions ADD COLUMN address TEXT;
    CREATE INDEX sessions_created ON sessions(created_at, id);`,
+  // The audit log (SPEC section 11): names as they were then, kept after the user is gone (no foreign key).
+  `CREATE TABLE audit_events (
+     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+     at BIGINT NOT NULL,
+     type TEXT NOT NULL,
+     user_id TEXT,
+     username TEXT,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT,
+     actor_username TEXT,
+     address TEXT,
+     details TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX audit_events_user ON audit_events(user_id, id);
+   CREATE INDEX audit_events_type ON audit_events(type, id);
+   CREATE INDEX audit_events_at ON audit_events(at);`,
 ];

@@ -109,4 +109,20 @@ export const MIGRATIONS: readonly string[] = [
   `ALTER TABLE sessions ADD COLUMN device TEXT;
    ALTER TABLE sessions ADD COLUMN address TEXT;
    CREATE INDEX sessions_created ON sessions(created_at, id);`,
+  // The audit log (SPEC section 11): names as they were then, kept after the user is gone (no foreign key).
+  `CREATE TABLE audit_events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     user_id TEXT,
+     username TEXT,
+     actor_kind TEXT NOT NULL,
+     actor_id TEXT,
+     actor_username TEXT,
+     address TEXT,
+     details TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX audit_events_user ON audit_events(user_id, id);
+   CREATE INDEX audit_events_type ON audit_events(type, id);
+   CREATE INDEX audit_events_at ON audit_events(at);`,
 ];
