@@ -194,12 +194,14 @@ describe.runIf(podman.available && mmdebstrap.available)(`the container image ${
     it('keeps the account on the volume: restarted, the same account signs in', async () => {
       const container = await startContainer(data);
       let res: Response;
+      let stopped: Awaited<ReturnType<typeof stop>>;
       try {
         await ready(container);
         res = await postJson(`${container.url}/_auth/login`, { username, password: PASSWORD });
       } finally {
-        expect((await stop(container)).code).toBe(0);
+        stopped = await stop(container);
       }
+      expect(stopped.code).toBe(0);
       expect(res.status).toBe(200);
       expect(((await res.json()) as TokenBody).token_type).toBe('Bearer');
     }, 120_000);
