@@ -17,6 +17,8 @@ const TABLES: readonly { name: string; order?: { sqlite: string; postgres: strin
   { name: 'bans' },
   { name: 'webauthn_credentials' },
   { name: 'leases' },
+  { name: 'oidc_identities' },
+  { name: 'oidc_sessions' },
 ];
 /** Columns one dialect adds for the order of rows (SQLite keeps it in rowid): never copied, the target numbers its own. */
 const ORDER_COLUMNS: Record<string, string> = { signing_keys: 'seq', throttle_events: 'id' };

@@ -1,6 +1,7 @@
 /** The Store contract over SQL (libSQL: embedded SQLite or a libSQL server). */
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
+import { oidcIdentities } from './sql-oidc.js';
 import { loginKey, NotFirstUser, StoreConflict, type NewUser, type Session, type SigningKey, type Store, type User } from './types.js';
 
 const ADMIN_GROUPS = JSON.stringify(['admins']);
@@ -54,9 +55,14 @@ export async function openDatabase(url: string, poolSize = 10): Promise<Db> {
 }
 
 export function sqlStore(db: Db): Store {
+  const findUser = async (id: string) => {
+    const row = await db.get('SELECT * FROM users WHERE id = ?', [id]);
+    return row && toUser(row);
+  };
   return {
     ...accountExtras(db),
     ...mailAndThrottle(db),
+    ...oidcIdentities(db, findUser),
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),

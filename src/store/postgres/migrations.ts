@@ -99,4 +99,24 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      holder TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );`,
+  `CREATE TABLE oidc_identities (
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     provider_id TEXT NOT NULL,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     email TEXT,
+     groups TEXT NOT NULL DEFAULT '[]',
+     created_at BIGINT NOT NULL,
+     last_used_at BIGINT,
+     PRIMARY KEY (issuer, subject)
+   );
+   CREATE INDEX oidc_identities_user ON oidc_identities(user_id);
+   CREATE TABLE oidc_sessions (
+     session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     sid TEXT
+   );
+   CREATE INDEX oidc_sessions_subject ON oidc_sessions(issuer, subject);
+   CREATE INDEX oidc_sessions_sid ON oidc_sessions(issuer, sid);`,
 ];
