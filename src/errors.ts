@@ -88,6 +88,8 @@ export const ERRORS = catalogue({
     status: 409,
     message: 'An account with this email address exists already. Sign in to it the usual way, then link this provider from your account page.',
   },
+  oidc_account_disabled: { status: 403, message: 'This account is disabled.' },
+  oidc_already_linked: { status: 409, message: 'Your account is linked to another identity at this provider already; unlink that one first.' },
   identity_taken: { status: 409, message: 'This identity is already linked to another account.' },
   oidc_last_sign_in_method: { status: 409, message: 'This is the only way to sign in to your account; set a password or add a passkey first.' },
   oidc_provider_unreachable: { status: 502, message: 'The identity provider could not be reached; please try again shortly.' },

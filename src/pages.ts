@@ -23,6 +23,7 @@ const STYLE = `
   code.codes{display:block;white-space:pre;font-size:1rem;line-height:1.6}
   .error{background:#fdecec;color:#8a1c1c;border:1px solid #f3b8b8;padding:.6rem .8rem;border-radius:8px}
   p.alt{margin:1.25rem 0 0;text-align:center}
+  a.provider{display:block;margin-top:.75rem;padding:.6rem;text-align:center;font-weight:600;color:inherit;border:1px solid #b8bec8;border-radius:8px;text-decoration:none}
   @media (prefers-color-scheme:dark){body{background:#15171b;color:#e7e9ee}main{background:#1f2228}input{background:#15171b;color:inherit;border-color:#4a505c}}`;
 
 /** `passkeys` loads gatehouse's own passkey script (no inline scripts anywhere). */
@@ -45,11 +46,19 @@ export interface FormPageInput {
   username?: string;
   email?: string;
   registrationOpen: boolean;
+  /** One button each: sign in with another identity provider (SPEC section 12). */
+  providers?: readonly { id: string; name: string }[];
 }
 
 const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
 
-export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
+/** Links, not forms: the start of a provider sign-in is a plain navigation. */
+const providerButtons = (providers: FormPageInput['providers'] = [], rd: string) =>
+  providers
+    .map((p) => `<a class="provider" href="/_auth/oidc/${encodeURIComponent(p.id)}/start?rd=${encodeURIComponent(rd)}">Sign in with ${escapeHtml(p.name)}</a>`)
+    .join('');
+
+export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen, providers }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
   const more = `<p class="alt"><a href="/_auth/password/forgot">Forgot your password?</a> · <a href="/_auth/magic-link?rd=${encodeURIComponent(rd)}">Email me a sign-in link</a></p>`;
   const passkey = `<button type="button" class="secondary" id="passkey-login" data-rd="${escapeHtml(rd)}">Sign in with a passkey</button><p class="error" role="alert" id="passkey-error" hidden></p>`;
@@ -64,7 +73,7 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>${passkey}${more}${register}`,
+</form>${passkey}${providerButtons(providers, rd)}${more}${register}`,
     true,
   );
 }

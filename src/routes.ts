@@ -27,6 +27,7 @@ import {
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import { NO_PARAMS, type Handler } from './scope.js';
 import { recentlySignedIn, signedIn } from './handlers/common.js';
+import { listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -81,6 +82,10 @@ export const routes: readonly Route[] = [
   { method: 'POST', path: '/_auth/account/password', before: [signedIn], handler: changeOwnPassword },
   { method: 'GET', path: '/_auth/account/sessions', before: [signedIn], handler: listOwnSessions },
   { method: 'DELETE', path: '/_auth/account/sessions/{id}', before: [signedIn], handler: endOwnSession },
+  { method: 'GET', path: '/_auth/account/oidc', before: [signedIn], handler: listOwnIdentities },
+  { method: 'DELETE', path: '/_auth/account/oidc/{id}', before: [signedIn], handler: unlinkOwnIdentity },
+  { method: 'GET', path: '/_auth/oidc/{id}/start', handler: startOidc },
+  { method: 'GET', path: '/_auth/oidc/{id}/callback', handler: oidcCallback },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 

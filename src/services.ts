@@ -24,6 +24,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { BlockList } from 'node:net';
 import { answerHeaders } from './http.js';
 import { AuditLog } from './audit.js';
+import { ProviderClients } from './oidc/client.js';
 
 export interface Services {
   config: Config;
@@ -44,6 +45,8 @@ export interface Services {
   secondFactors: SecondFactors;
   passkeys: Passkeys;
   mail: MailQueue;
+  /** The identity providers of `oidc_providers`, discovered on first use. */
+  oidc: ProviderClients;
   /** Built once at start: the hot path only calls them. */
   rules: RuleMatcher;
   trusted: BlockList;
@@ -74,5 +77,6 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
   const audit = new AuditLog(log);
-  return { ...base, answerHeaders: answerHeaders(config), audit, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  const oidc = new ProviderClients({ providers: config.oidc_providers, publicUrl: config.public_url, clock, log });
+  return { ...base, answerHeaders: answerHeaders(config), audit, oidc, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

@@ -1,0 +1,174 @@
+/**
+ * Signing in with another identity provider (SPEC section 12), against a real one:
+ * oidc-provider on 127.0.0.1, its login and consent pages walked with fetch and a
+ * cookie jar. Every failure is made by tampering with the real flow.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
+import { browse, CookieJar, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
+
+const SECRET_VARIABLE = 'GATEHOUSE_TEST_IDP_SECRET';
+
+const ACCOUNTS: Record<string, AccountClaims> = {
+  alice: { email: 'alice@example.com', email_verified: true, name: 'Alice A', preferred_username: 'alice', groups: ['idp-dev', 'idp-other'] },
+  bob: { email: 'bob@example.com', email_verified: false, preferred_username: 'bob' },
+  carol: { email: 'carol@elsewhere.org', email_verified: true, preferred_username: 'carol', groups: ['idp-dev'] },
+  dave: { email: 'dave@example.com', email_verified: true, preferred_username: 'dave', groups: ['idp-ops'] },
+};
+
+interface Setup {
+  gate: TestGatehouse;
+  idp: TestIdp;
+}
+
+/** A provider and a gatehouse that knows it as `idp`; `provider` adds to (or overrides) its settings. */
+async function setUp(provider: Settings = {}, settings: Settings = {}, accounts = ACCOUNTS): Promise<Setup> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const idp = await startTestIdp({ gatehouseUrl: url, accounts });
+  process.env[SECRET_VARIABLE] = idp.clientSecret;
+  const gate = await startTestGatehouse({
+    listen: `127.0.0.1:${port}`,
+    public_url: url,
+    oidc_providers: [
+      { id: 'idp', name: 'Test Provider', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE, ...provider },
+    ],
+    ...settings,
+  });
+  return { gate, idp };
+}
+
+const isCallback = (gate: TestGatehouse) => (url: string) => url.startsWith(`${gate.url}/_auth/oidc/idp/callback`);
+
+/** Start at gatehouse, pass the provider's pages as `login`; the callback URL, not yet visited. */
+async function toCallback({ gate }: Setup, jar: CookieJar, login: string, query = 'rd=/after'): Promise<string> {
+  const start = await browse(jar, `${gate.url}/_auth/oidc/idp/start?${query}`);
+  expect(start.status).toBe(302);
+  return passProviderPages(jar, start.headers.get('location')!, login, isCallback(gate));
+}
+
+async function signInAs(setup: Setup, login: string, jar = new CookieJar()): Promise<{ res: Response; jar: CookieJar; callback: string }> {
+  const callback = await toCallback(setup, jar, login);
+  return { res: await browse(jar, callback), jar, callback };
+}
+
+async function userinfo(gate: TestGatehouse, jar: CookieJar) {
+  const res = await fetch(`${gate.url}/_auth/userinfo`, { headers: { cookie: jar.header(gate.url) } });
+  return { status: res.status, body: (await res.json()) as { id: string; username: string; email: string | null; groups: string[] } };
+}
+
+describe('signing in with an OpenID Connect provider', () => {
+  let setup: Setup;
+  beforeAll(async () => {
+    setup = await setUp({ groups_claim: 'groups', group_map: { 'idp-dev': 'developers', 'idp-ops': 'operators' } });
+    // The first account is the administrator; provider accounts come after it.
+    await registerUser(setup.gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  it('shows a button for the provider on the login page', async () => {
+    const html = await (await fetch(`${setup.gate.url}/_auth/login?rd=/x`)).text();
+    expect(html).toContain('href="/_auth/oidc/idp/start?rd=%2Fx">Sign in with Test Provider</a>');
+  });
+
+  it('signs a new person in through the whole flow: an account, its confirmed address, its mapped groups, and back to rd', async () => {
+    const { res, jar } = await signInAs(setup, 'alice');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/after');
+    const { status, body } = await userinfo(setup.gate, jar);
+    expect(status).toBe(200);
+    // idp-other is in no group_map entry: dropped.
+    expect(body).toMatchObject({ username: 'alice', email: 'alice@example.com', groups: ['developers'] });
+  });
+
+  it('signs the same person in to the same account the next time', async () => {
+    const first = await userinfo(setup.gate, (await signInAs(setup, 'carol')).jar);
+    const second = await userinfo(setup.gate, (await signInAs(setup, 'carol')).jar);
+    expect(second.body.id).toBe(first.body.id);
+  });
+
+  it('sends the PKCE challenge (S256), a state and a nonce to the provider', async () => {
+    const start = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/start`);
+    const target = new URL(start.headers.get('location')!);
+    expect(target.origin).toBe(setup.idp.issuer);
+    expect(target.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(target.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(target.searchParams.get('state')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(target.searchParams.get('nonce')).toBeTruthy();
+    expect(target.searchParams.get('redirect_uri')).toBe(`${setup.gate.url}/_auth/oidc/idp/callback`);
+  });
+
+  it('judges rd like every return URL: another site becomes /', async () => {
+    const jar = new CookieJar();
+    const callback = await toCallback(setup, jar, 'dave', `rd=${encodeURIComponent('https://evil.example/')}`);
+    const res = await browse(jar, callback);
+    expect(res.headers.get('location')).toBe('/');
+  });
+
+  it('lets two sign-ins run side by side in two tabs of one browser', async () => {
+    const jar = new CookieJar();
+    const first = await toCallback(setup, jar, 'alice');
+    const second = await toCallback(setup, jar, 'alice');
+    expect((await browse(jar, second)).status).toBe(303);
+    expect((await browse(jar, first)).status).toBe(303);
+  });
+
+  it('refuses a callback whose state this browser did not start, with a page and no session', async () => {
+    const attacker = new CookieJar();
+    const callback = await toCallback(setup, attacker, 'alice');
+    // The victim follows the attacker's callback link (login CSRF): no cookie of that flow.
+    const victim = new CookieJar();
+    const res = await browse(victim, callback);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('text/html');
+    expect(await res.text()).toContain('started in another browser');
+    expect(cookiesOf(res)['gatehouse_session']).toBeUndefined();
+  });
+
+  it.each([
+    ['a state changed by one letter', (url: URL) => url.searchParams.set('state', `${url.searchParams.get('state')!.slice(0, -1)}A`)],
+    ['no state', (url: URL) => url.searchParams.delete('state')],
+  ])('refuses %s', async (_what, tamper) => {
+    const jar = new CookieJar();
+    const callback = new URL(await toCallback(setup, jar, 'alice'));
+    tamper(callback);
+    const res = await browse(jar, callback.href);
+    expect(res.status).toBe(400);
+    expect(cookiesOf(res)['gatehouse_session']).toBeUndefined();
+  });
+
+  it('refuses the same callback twice (a replayed state and code)', async () => {
+    const { jar, callback } = await signInAs(setup, 'alice');
+    const replay = await browse(jar, callback);
+    expect(replay.status).toBe(400);
+    expect(cookiesOf(replay)['gatehouse_session']).toBeUndefined();
+  });
+
+  it('refuses a used code brought back under a fresh state of the same browser (the provider refuses it)', async () => {
+    const { jar, callback } = await signInAs(setup, 'alice');
+    const fresh = new URL(await toCallback(setup, jar, 'alice'));
+    fresh.searchParams.set('code', new URL(callback).searchParams.get('code')!);
+    const res = await browse(jar, fresh.href);
+    expect(res.status).toBe(400);
+    expect(await res.text()).toContain('refused the sign-in');
+  });
+
+  it('refuses a callback with an error from the provider (the person said no)', async () => {
+    const jar = new CookieJar();
+    const callback = new URL(await toCallback(setup, jar, 'alice'));
+    const denied = new URL(callback.pathname, callback);
+    denied.searchParams.set('state', callback.searchParams.get('state')!);
+    denied.searchParams.set('error', 'access_denied');
+    denied.searchParams.set('iss', callback.searchParams.get('iss')!);
+    const res = await browse(jar, denied.href);
+    expect(res.status).toBe(400);
+  });
+
+  it('answers 404 for a provider it does not know', async () => {
+    const res = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/nobody/start`);
+    expect(res.status).toBe(404);
+  });
+});
