@@ -209,9 +209,14 @@ function clientFailure(error: oidc.ClientError): ProviderFailure {
     case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
     case 'OAUTH_RESPONSE_IS_NOT_JSON':
       return new ProviderFailure('oidc_provider_unreachable', `provider_answered_${String((cause as { status?: unknown })?.status ?? 'badly')}`);
-    case 'OAUTH_INVALID_RESPONSE':
+    case 'OAUTH_INVALID_RESPONSE': {
+      // One code for many checks; the library's message says which (RFC 9207 `iss` is the mix-up defence).
+      const detail = error.cause instanceof Error ? error.cause.message : error.message;
+      if (detail.includes('"iss"')) return new ProviderFailure('oidc_token_invalid', 'iss_mismatch');
+      if (detail.includes('"state"')) return new ProviderFailure('oidc_state_invalid', 'state_mismatch');
       // GitHub answers a refused code with HTTP 200 and an error body: there is no access token.
-      return new ProviderFailure('oidc_provider_error', `invalid_response: ${error.message}`);
+      return new ProviderFailure('oidc_provider_error', `invalid_response: ${detail}`);
+    }
     default:
       return new ProviderFailure('oidc_token_invalid', `${error.code ?? 'client_error'}: ${error.message}`);
   }

@@ -24,6 +24,8 @@ export interface TestIdpOptions {
   providerId?: string;
   clientId?: string;
   clientSecret?: string;
+  /** More clients, alike but for their id (for a code issued to another client). */
+  otherClients?: string[];
   accounts: Record<string, AccountClaims>;
   /** Seconds an ID token lives. */
   idTokenTtl?: number;
@@ -34,28 +36,26 @@ export interface TestIdp {
   clientId: string;
   clientSecret: string;
   provider: Provider;
-  /** Sends a logout token to gatehouse, as the provider does when its session ends. */
-  backchannelLogout(accountId: string, sid: string): Promise<void>;
+  /** Sends a logout token to gatehouse, as the provider does when its session ends (as `client`, by default gatehouse's). */
+  backchannelLogout(accountId: string, sid: string, client?: string): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
-  const { gatehouseUrl, providerId = 'idp', clientId = 'gatehouse', clientSecret = 'idp-client-secret-for-tests', accounts, idTokenTtl = 60 } = options;
+  const { gatehouseUrl, providerId = 'idp', clientId = 'gatehouse', clientSecret = 'idp-client-secret-for-tests', accounts, idTokenTtl = 60, otherClients = [] } = options;
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: clientId,
+  const provider = quietly(() => new Provider(issuer, {
+    clients: [clientId, ...otherClients].map((id) => ({
+        client_id: id,
         client_secret: clientSecret,
         redirect_uris: [`${gatehouseUrl}/_auth/oidc/${providerId}/callback`],
         response_types: ['code'],
         grant_types: ['authorization_code'],
         backchannel_logout_uri: `${gatehouseUrl}/_auth/oidc/backchannel-logout`,
         backchannel_logout_session_required: true,
-      },
-    ],
+      })),
     async findAccount(_ctx, id) {
       const claims = accounts[id];
       if (!claims) return undefined;
@@ -66,8 +66,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     pkce: { required: () => true },
     ttl: { IdToken: idTokenTtl, AccessToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     cookies: { keys: ['test-cookie-key-test-cookie-key'] },
-  });
-  // The development pages and keys are meant for exactly this; their warnings are noise here.
+  }));
   provider.on('server_error', () => {});
   server.on('request', provider.callback());
   return {
@@ -75,12 +74,31 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     clientId,
     clientSecret,
     provider,
-    async backchannelLogout(accountId, sid) {
-      const client = await provider.Client.find(clientId);
+    async backchannelLogout(accountId, sid, client_id = clientId) {
+      const client = await provider.Client.find(client_id);
       await client!.backchannelLogout(accountId, sid);
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => closeServer(server),
   };
+}
+
+/** Without the provider's warnings about its development keys and pages, which are meant for exactly this. */
+function quietly<T>(make: () => T): T {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => void (String(args[0]).startsWith('oidc-provider WARNING') || warn(...args));
+  try {
+    return make();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+/** Stops listening and cuts open connections: a provider that is down. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }
 
 /** Cookies per origin, as a browser keeps them (paths ignored: the tests never need them). */

@@ -3,9 +3,12 @@
  * oidc-provider on 127.0.0.1, its login and consent pages walked with fetch and a
  * cookie jar. Every failure is made by tampering with the real flow.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
-import { browse, CookieJar, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
+import { browse, closeServer, CookieJar, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
 
 const SECRET_VARIABLE = 'GATEHOUSE_TEST_IDP_SECRET';
 
@@ -22,20 +25,8 @@ interface Setup {
 }
 
 /** A provider and a gatehouse that knows it as `idp`; `provider` adds to (or overrides) its settings. */
-async function setUp(provider: Settings = {}, settings: Settings = {}, accounts = ACCOUNTS): Promise<Setup> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const idp = await startTestIdp({ gatehouseUrl: url, accounts });
-  process.env[SECRET_VARIABLE] = idp.clientSecret;
-  const gate = await startTestGatehouse({
-    listen: `127.0.0.1:${port}`,
-    public_url: url,
-    oidc_providers: [
-      { id: 'idp', name: 'Test Provider', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE, ...provider },
-    ],
-    ...settings,
-  });
-  return { gate, idp };
+function setUp(provider: Settings = {}, settings: Settings = {}): Promise<Setup> {
+  return setUpWithLog(provider, settings, silentLogger);
 }
 
 const isCallback = (gate: TestGatehouse) => (url: string) => url.startsWith(`${gate.url}/_auth/oidc/idp/callback`);
@@ -172,3 +163,179 @@ describe('signing in with an OpenID Connect provider', () => {
     expect(res.status).toBe(404);
   });
 });
+
+/** A logger that keeps its lines, for what the log says about a refusal. */
+function captureLog() {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger('info', (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
+  return { log, lines, refusals: () => lines.filter((line) => line['event'] === 'oidc_sign_in_refused') };
+}
+
+describe('a sign-in that must be refused', () => {
+  const started: Setup[] = [];
+  afterEach(async () => {
+    for (const { gate, idp } of started.splice(0)) {
+      await gate.close();
+      await idp.close();
+    }
+  });
+
+  async function refusal(provider: Settings, settings: Settings, login: string) {
+    const captured = captureLog();
+    const setup = await setUpWithLog(provider, settings, captured.log);
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'), { email: 'dave@example.com' });
+    const { res, jar } = await signInAs(setup, login);
+    return { res, jar, setup, refusals: captured.refusals() };
+  }
+
+  // [why, provider settings, gatehouse settings, who signs in, status, error code (in the log), the page says]
+  const cases: [string, Settings, Settings, string, number, string, string][] = [
+    ['a new person while registration is closed', {}, { registration: 'closed' }, 'alice', 403, 'oidc_registration_closed', 'none is created automatically'],
+    ['a new person with auto_register off', { auto_register: false }, { registration: 'open' }, 'alice', 403, 'oidc_registration_closed', 'ask an administrator'],
+    ['an address the provider has not verified, where domains are limited', { allowed_domains: ['example.com'] }, {}, 'bob', 403, 'oidc_email_unverified', 'not confirmed your email'],
+    ['an address outside allowed_domains', { allowed_domains: ['example.com'] }, {}, 'carol', 403, 'oidc_domain_not_allowed', 'certain domains'],
+    ['a person in none of allowed_groups', { groups_claim: 'groups', group_map: { 'idp-dev': 'developers', 'idp-ops': 'operators' }, allowed_groups: ['operators'] }, {}, 'alice', 403, 'oidc_group_not_allowed', 'none of the groups'],
+    ['the address of an existing local account (no linking by address)', {}, { registration: 'open' }, 'dave', 409, 'oidc_email_in_use', 'link this provider from your account page'],
+  ];
+  it.each(cases)('refuses %s with a page, a log line and no session or account', async (_why, provider, settings, login, status, code, says) => {
+    const { res, jar, setup, refusals } = await refusal(provider, settings, login);
+    expect(res.status).toBe(status);
+    expect(await res.text()).toContain(says);
+    expect(jar.names(setup.gate.url)).not.toContain('gatehouse_session');
+    expect(refusals).toEqual([expect.objectContaining({ error: code, provider: 'idp', audit: true })]);
+    expect((await setup.gate.services.store.listUsers()).map((user) => user.username)).not.toContain(login);
+  });
+
+  it('creates the account with auto_register on even while registration is closed, and lets allowed groups in', async () => {
+    const setup = await setUp({ auto_register: true, groups_claim: 'groups', group_map: { 'idp-ops': 'operators' }, allowed_groups: ['operators'] }, { registration: 'closed' });
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'));
+    const { res, jar } = await signInAs(setup, 'dave');
+    expect(res.status).toBe(303);
+    expect((await userinfo(setup.gate, jar)).body).toMatchObject({ username: 'dave', groups: ['operators'] });
+  });
+
+  it('registers by default under registration_domains only a verified address in them', async () => {
+    const setup = await setUp({}, { registration: 'open', registration_domains: 'example.com' });
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'), { email: 'admin@example.com' });
+    expect((await signInAs(setup, 'carol')).res.status).toBe(403);
+    expect((await signInAs(setup, 'bob')).res.status).toBe(403);
+    expect((await signInAs(setup, 'alice')).res.status).toBe(303);
+  });
+
+  it('gives a new person whose username is taken another one, never the account that has it', async () => {
+    const setup = await setUp({}, { registration: 'open' });
+    started.push(setup);
+    const local = await registerUser(setup.gate, 'alice');
+    const { jar } = await signInAs(setup, 'alice');
+    const { body } = await userinfo(setup.gate, jar);
+    expect(body.username).toBe('alice-2');
+    expect(body.id).not.toBe(JSON.parse(Buffer.from(local.access_token.split('.')[1]!, 'base64url').toString())['sub']);
+  });
+
+  it('refuses an ID token that has expired by the time the callback comes (on gatehouse\'s clock)', async () => {
+    const captured = captureLog();
+    const setup = await setUpWithLog({}, {}, captured.log);
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'));
+    const jar = new CookieJar();
+    const callback = await toCallback(setup, jar, 'alice');
+    setup.gate.clock.advance(5 * 60_000); // the provider's ID tokens live 60 s; the sign-in itself 10 minutes
+    const res = await browse(jar, callback);
+    expect(res.status).toBe(400);
+    expect(captured.refusals()).toEqual([expect.objectContaining({ error: 'oidc_token_expired', reason: 'id_token_expired' })]);
+  });
+
+  it('refuses a code issued to another client (the provider refuses to exchange it)', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS, otherClients: ['someone-else'] });
+    process.env[SECRET_VARIABLE] = idp.clientSecret;
+    const captured = captureLog();
+    const gate = await startTestGatehouse(
+      {
+        listen: `127.0.0.1:${port}`,
+        public_url: url,
+        oidc_providers: [{ id: 'idp', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE }],
+      },
+      { log: captured.log },
+    );
+    started.push({ gate, idp });
+    const jar = new CookieJar();
+    const start = new URL((await browse(jar, `${url}/_auth/oidc/idp/start`)).headers.get('location')!);
+    start.searchParams.set('client_id', 'someone-else');
+    const callback = await passProviderPages(jar, start.href, 'alice', isCallback(gate));
+    const res = await browse(jar, callback);
+    expect(res.status).toBe(400);
+    expect(jar.names(url)).not.toContain('gatehouse_session');
+    expect(captured.refusals()).toEqual([expect.objectContaining({ error: 'oidc_provider_error', reason: 'token_endpoint_invalid_grant' })]);
+  });
+
+  it('refuses an answer from another issuer than the one configured (a mix-up)', async () => {
+    // gatehouse is told of an issuer whose discovery document sends it to the real provider.
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS });
+    const impostor = createServer();
+    await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
+    const impostorUrl = `http://127.0.0.1:${(impostor.address() as AddressInfo).port}`;
+    const metadata = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    impostor.on('request', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...metadata, issuer: impostorUrl })));
+    process.env[SECRET_VARIABLE] = idp.clientSecret;
+    const captured = captureLog();
+    const gate = await startTestGatehouse(
+      {
+        listen: `127.0.0.1:${port}`,
+        public_url: url,
+        oidc_providers: [{ id: 'idp', issuer: impostorUrl, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE }],
+      },
+      { log: captured.log },
+    );
+    started.push({ gate, idp: { ...idp, close: async () => (await idp.close(), await closeServer(impostor)) } });
+    const { res, jar } = await signInAs({ gate, idp }, 'alice');
+    expect(res.status).toBe(400);
+    expect(jar.names(url)).not.toContain('gatehouse_session');
+    expect(captured.refusals()).toEqual([expect.objectContaining({ error: 'oidc_token_invalid', reason: 'iss_mismatch' })]);
+  });
+
+  it('answers 502 with a page when the provider cannot be reached at the start', async () => {
+    const captured = captureLog();
+    const setup = await setUpWithLog({}, {}, captured.log);
+    started.push(setup);
+    await setup.idp.close();
+    const res = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/start`);
+    expect(res.status).toBe(502);
+    expect(await res.text()).toContain('could not be reached');
+    expect(captured.refusals()).toEqual([expect.objectContaining({ error: 'oidc_provider_unreachable', reason: expect.stringContaining('unreachable') })]);
+  });
+
+  it('answers 502 when the provider goes down between its pages and the callback', async () => {
+    const setup = await setUp();
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'));
+    const jar = new CookieJar();
+    const callback = await toCallback(setup, jar, 'alice');
+    await setup.idp.close();
+    const res = await browse(jar, callback);
+    expect(res.status).toBe(502);
+  });
+});
+
+async function setUpWithLog(provider: Settings, settings: Settings, log: Logger): Promise<Setup> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS });
+  process.env[SECRET_VARIABLE] = idp.clientSecret;
+  const gate = await startTestGatehouse(
+    {
+      listen: `127.0.0.1:${port}`,
+      public_url: url,
+      oidc_providers: [{ id: 'idp', name: 'Test Provider', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE, ...provider }],
+      ...settings,
+    },
+    { log },
+  );
+  return { gate, idp };
+}
