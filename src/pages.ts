@@ -157,11 +157,30 @@ export interface AccountPageInput {
   passkeys: { id: string; name: string; createdAt: number; lastUsedAt: number | null }[];
   sessions: { id: string; createdAt: number; lastUsedAt: number }[];
   currentSession: string;
+  /** Identity providers: those linked, and those that may be (SPEC section 12). */
+  identities?: { providerId: string; name: string; email: string | null; createdAt: number }[];
+  providers?: readonly { id: string; name: string }[];
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
-export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSession }: AccountPageInput): string {
+/** Linked providers with an unlink button each, and a link button for each other provider. */
+function providersSection(identities: AccountPageInput['identities'] = [], providers: AccountPageInput['providers'] = []): string {
+  if (providers.length === 0 && identities.length === 0) return '';
+  const linked = identities
+    .map(
+      (i) => `<li><span>${escapeHtml(i.name)}${i.email ? ` (${escapeHtml(i.email)})` : ''} <small>linked ${day(i.createdAt)}</small></span>
+<button type="button" data-unlink-provider="${escapeHtml(i.providerId)}">Unlink</button></li>`,
+    )
+    .join('');
+  const more = providers
+    .filter((p) => !identities.some((i) => i.providerId === p.id))
+    .map((p) => `<a class="provider" href="/_auth/oidc/${encodeURIComponent(p.id)}/start?link=1&amp;rd=%2F_auth%2Faccount">Link ${escapeHtml(p.name)}</a>`)
+    .join('');
+  return `<section><h2>Sign-in providers</h2><ul class="items">${linked || '<li>None linked yet.</li>'}</ul>${more}</section>`;
+}
+
+export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSession, identities, providers }: AccountPageInput): string {
   const email = user.email
     ? `${escapeHtml(user.email)} ${user.emailVerified ? '(confirmed)' : '(not confirmed yet)'}`
     : 'none';
@@ -198,6 +217,7 @@ ${s.id === currentSession ? '' : `<button type="button" data-end-session="${esca
 <button type="submit">Change password</button></form></section>
 <section><h2>Authenticator app</h2>${totp}</section>
 <section><h2>Passkeys</h2><ul class="items" id="passkeys">${keys || '<li>No passkeys yet.</li>'}</ul><button type="button" id="passkey-add">Add a passkey</button></section>
+${providersSection(identities, providers)}
 <section><h2>Sessions</h2><ul class="items">${ownSessions}</ul></section>
 <section><h2>Delete account</h2><form data-action="delete"><label for="delete-password">Password</label><input id="delete-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Delete my account</button></form></section>
 <form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit" class="secondary">Sign out</button></form>`,

@@ -339,3 +339,103 @@ async function setUpWithLog(provider: Settings, settings: Settings, log: Logger)
   );
   return { gate, idp };
 }
+
+describe('linking and unlinking providers', () => {
+  let setup: Setup;
+  beforeAll(async () => {
+    setup = await setUp({}, { registration: 'open' });
+    await registerUser(setup.gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  /** A local account with a password, signed in just now in a fresh browser. */
+  async function localAccount(email?: string) {
+    const username = uniqueName('local');
+    await registerUser(setup.gate, username, email ? { email } : {});
+    const jar = new CookieJar();
+    jar.store(setup.gate.url, await postJson(`${setup.gate.url}/_auth/login`, { username, password: PASSWORD }));
+    return { username, jar, id: (await userinfo(setup.gate, jar)).body.id };
+  }
+
+  /** The link flow from the account page, through the provider's pages as `login`; the callback's answer. */
+  async function link(jar: CookieJar, login: string): Promise<Response> {
+    const start = await browse(jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    expect(start.status).toBe(302);
+    const callback = await passProviderPages(jar, start.headers.get('location')!, login, isCallback(setup.gate));
+    return browse(jar, callback);
+  }
+
+  const linked = async (jar: CookieJar) =>
+    ((await (await fetch(`${setup.gate.url}/_auth/account/oidc`, { headers: { cookie: jar.header(setup.gate.url) } })).json()) as { identities: { provider: string }[] }).identities;
+
+  it('links a provider to the signed-in account, which the provider then signs in to, even with the same address', async () => {
+    const local = await localAccount('dave@example.com');
+    const res = await link(local.jar, 'dave');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/_auth/account');
+    expect(await linked(local.jar)).toEqual([expect.objectContaining({ provider: 'idp', name: 'Test Provider' })]);
+    const page = await (await fetch(`${setup.gate.url}/_auth/account`, { headers: { cookie: local.jar.header(setup.gate.url) } })).text();
+    expect(page).toContain('data-unlink-provider="idp"');
+    const { jar } = await signInAs(setup, 'dave');
+    expect((await userinfo(setup.gate, jar)).body.id).toBe(local.id);
+  });
+
+  it('sends a stranger who wants to link to the login page first, and back to the link afterwards', async () => {
+    const res = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`/_auth/login?rd=${encodeURIComponent('/_auth/oidc/idp/start?link=1&rd=%2F_auth%2Faccount')}`);
+  });
+
+  it('asks for a recent sign-in before linking', async () => {
+    const local = await localAccount();
+    setup.gate.clock.advance(11 * 60_000);
+    const res = await browse(local.jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    // Back in step with the provider's clock, for the ID tokens of the next tests.
+    setup.gate.clock.advance(-11 * 60_000);
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toMatch(/^\/_auth\/login\?rd=/);
+  });
+
+  it('refuses to link an identity that another account holds', async () => {
+    await signInAs(setup, 'carol'); // carol's own account now holds her identity
+    const local = await localAccount();
+    const res = await link(local.jar, 'carol');
+    expect(res.status).toBe(409);
+    expect(await linked(local.jar)).toEqual([]);
+  });
+
+  it('refuses to finish a link in a browser where another account has signed in meanwhile', async () => {
+    const local = await localAccount();
+    const start = await browse(local.jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    const callback = await passProviderPages(local.jar, start.headers.get('location')!, 'bob', isCallback(setup.gate));
+    const other = await localAccount();
+    local.jar.set(setup.gate.url, 'gatehouse_session', other.jar.header(setup.gate.url).split('gatehouse_session=')[1]!.split(';')[0]!);
+    const res = await browse(local.jar, callback);
+    expect(res.status).toBe(400);
+    expect(await linked(other.jar)).toEqual([]);
+  });
+
+  it('unlinks a provider from an account that keeps its password', async () => {
+    const local = await localAccount();
+    expect((await link(local.jar, 'alice')).status).toBe(303);
+    const res = await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE', headers: { cookie: local.jar.header(setup.gate.url) } });
+    expect(res.status).toBe(200);
+    expect(await linked(local.jar)).toEqual([]);
+    expect((await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE', headers: { cookie: local.jar.header(setup.gate.url) } })).status).toBe(404);
+  });
+
+  it('never unlinks the last way to sign in (no password, no passkey, no other link)', async () => {
+    const { jar } = await signInAs(setup, 'bob');
+    const res = await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE', headers: { cookie: jar.header(setup.gate.url) } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toBe('oidc_last_sign_in_method');
+    expect(await linked(jar)).toHaveLength(1);
+  });
+
+  it('answers 401 to an unlink without a session', async () => {
+    expect((await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE' })).status).toBe(401);
+  });
+});
