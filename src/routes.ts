@@ -27,7 +27,7 @@ import {
 import { confirmTotp, disableTotp, enrollTotp, mfaRecovery, mfaTotp, showMfaPage } from './handlers/mfa.js';
 import { NO_PARAMS, type Handler } from './scope.js';
 import { recentlySignedIn, signedIn } from './handlers/common.js';
-import { listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
+import { backchannelLogout, listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -86,6 +86,7 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/_auth/account/oidc/{id}', before: [signedIn], handler: unlinkOwnIdentity },
   { method: 'GET', path: '/_auth/oidc/{id}/start', handler: startOidc },
   { method: 'GET', path: '/_auth/oidc/{id}/callback', handler: oidcCallback },
+  { method: 'POST', path: '/_auth/oidc/backchannel-logout', handler: backchannelLogout },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
 ];
 

@@ -25,6 +25,7 @@ import type { BlockList } from 'node:net';
 import { answerHeaders } from './http.js';
 import { AuditLog } from './audit.js';
 import { ProviderClients } from './oidc/client.js';
+import { LogoutTokens } from './oidc/logout-token.js';
 
 export interface Services {
   config: Config;
@@ -47,6 +48,7 @@ export interface Services {
   mail: MailQueue;
   /** The identity providers of `oidc_providers`, discovered on first use. */
   oidc: ProviderClients;
+  oidcLogout: LogoutTokens;
   /** Built once at start: the hot path only calls them. */
   rules: RuleMatcher;
   trusted: BlockList;
@@ -78,5 +80,6 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
   const audit = new AuditLog(log);
   const oidc = new ProviderClients({ providers: config.oidc_providers, publicUrl: config.public_url, clock, log });
-  return { ...base, answerHeaders: answerHeaders(config), audit, oidc, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  const oidcLogout = new LogoutTokens({ clients: oidc, clock, log });
+  return { ...base, answerHeaders: answerHeaders(config), audit, oidc, oidcLogout, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

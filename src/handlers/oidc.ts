@@ -7,6 +7,7 @@
 import { clientAddress } from '../auth/forwarded.js';
 import type { IssuedTokens } from '../auth/sessions.js';
 import { fail, HttpError } from '../errors.js';
+import { parseBody, stringField } from '../http.js';
 import { accountFor } from '../oidc/accounts.js';
 import { ProviderFailure, type ProviderAnswer } from '../oidc/client.js';
 import { beginFlow, takeFlow, type Flow } from '../oidc/flow.js';
@@ -133,4 +134,26 @@ export async function unlinkOwnIdentity(scope: Scope): Promise<void> {
   if (!(await store.unlinkOidcIdentity(user.id, identity.issuer, identity.subject))) throw fail('oidc_last_sign_in_method');
   audit.record({ type: 'oidc_unlinked', user, actor: { kind: 'user', id: user.id, username: user.username }, address: clientAddress(scope.req, trusted), details: { provider: identity.providerId } });
   scope.json(200, { status: 'unlinked' });
+}
+
+/**
+ * POST /_auth/oidc/backchannel-logout: a provider's session ended (OpenID Connect
+ * Back-Channel Logout 1.0). The gatehouse sessions that came from it (by `sid`, or
+ * every one of the person's by `sub`) end through the usual revocation.
+ */
+export async function backchannelLogout(scope: Scope): Promise<void> {
+  const { services } = scope;
+  const { fields } = await parseBody(scope.req);
+  const token = stringField(fields, 'logout_token', { required: true, max: 16_384 });
+  let logout;
+  try {
+    logout = await services.oidcLogout.verify(token);
+  } catch (error) {
+    if (error instanceof ProviderFailure) services.log.warn('oidc_logout_refused', { reason: error.reason, address: clientAddress(scope.req, services.trusted) });
+    throw error;
+  }
+  const sessions = await services.store.findOidcSessions(logout.issuer, { subject: logout.subject, sid: logout.sid });
+  for (const id of sessions) await services.sessions.end(id, 'backchannel_logout');
+  services.audit.record({ type: 'oidc_backchannel_logout', actor: { kind: 'system' }, details: { provider: logout.provider.id, sessions: sessions.length } });
+  scope.json(200, { status: 'logged_out' });
 }

@@ -66,8 +66,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     pkce: { required: () => true },
     ttl: { IdToken: idTokenTtl, AccessToken: 600, Interaction: 600, Session: 3600, Grant: 3600 },
     cookies: { keys: ['test-cookie-key-test-cookie-key'] },
+    // Its guard against requests to special-use addresses would stop the logout tokens to gatehouse on 127.0.0.1.
+    fetch: (url: string, { dispatcher: _loopbackRefused, ...options }: RequestInit & { dispatcher?: unknown }) => fetch(url, options),
   }));
   provider.on('server_error', () => {});
+
   server.on('request', provider.callback());
   return {
     issuer,
@@ -186,4 +189,14 @@ export async function freePort(): Promise<number> {
   const { port } = probe.address() as AddressInfo;
   await new Promise<void>((resolve) => probe.close(() => resolve()));
   return port;
+}
+
+/** Signs out at the provider (its end-session page, confirmed), which sends back-channel logout tokens to its clients. */
+export async function endProviderSession(jar: CookieJar, issuer: string): Promise<Response> {
+  const page = await browse(jar, `${issuer}/session/end`);
+  const html = await page.text();
+  const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+  if (!action) throw new Error(`no logout form: ${page.status} ${html.slice(0, 300)}`);
+  const fields = Object.fromEntries([...html.matchAll(/<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+  return browse(jar, new URL(action, issuer).href, { ...fields, logout: 'yes' });
 }

@@ -5,10 +5,11 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
-import { browse, closeServer, CookieJar, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
+import { browse, closeServer, CookieJar, endProviderSession, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
 
 const SECRET_VARIABLE = 'GATEHOUSE_TEST_IDP_SECRET';
 
@@ -323,10 +324,10 @@ describe('a sign-in that must be refused', () => {
   });
 });
 
-async function setUpWithLog(provider: Settings, settings: Settings, log: Logger): Promise<Setup> {
+async function setUpWithLog(provider: Settings, settings: Settings, log: Logger, otherClients: string[] = []): Promise<Setup> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS });
+  const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS, otherClients });
   process.env[SECRET_VARIABLE] = idp.clientSecret;
   const gate = await startTestGatehouse(
     {
@@ -439,3 +440,76 @@ describe('linking and unlinking providers', () => {
     expect((await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE' })).status).toBe(401);
   });
 });
+
+describe('back-channel logout', () => {
+  let setup: Setup;
+  const captured = captureLog();
+  beforeAll(async () => {
+    setup = await setUpWithLog({}, { registration: 'open' }, captured.log, ['someone-else']);
+    await registerUser(setup.gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  const refusedLogouts = () => captured.lines.filter((line) => line['event'] === 'oidc_logout_refused');
+  const postLogout = (body: Record<string, string>) =>
+    fetch(`${setup.gate.url}/_auth/oidc/backchannel-logout`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body) });
+
+  async function untilSignedOut(jar: CookieJar): Promise<number> {
+    for (let i = 0; i < 50; i++) {
+      const { status } = await userinfo(setup.gate, jar);
+      if (status === 401) return status;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return 200;
+  }
+
+  it('ends the gatehouse session that came from the provider session the person signed out of, and no other', async () => {
+    const laptop = (await signInAs(setup, 'alice')).jar;
+    const phone = (await signInAs(setup, 'alice')).jar;
+    expect((await userinfo(setup.gate, laptop)).status).toBe(200);
+    const res = await endProviderSession(laptop, setup.idp.issuer);
+    expect(res.status).toBeLessThan(400);
+    expect(await untilSignedOut(laptop)).toBe(401);
+    // The refresh token of that session is dead too, not only its access token.
+    const refreshed = await fetch(`${setup.gate.url}/_auth/refresh`, { method: 'POST', headers: { cookie: laptop.header(setup.gate.url) } });
+    expect(refreshed.status).toBe(401);
+    expect((await userinfo(setup.gate, phone)).status).toBe(200);
+  });
+
+  it('refuses a logout token for another client (audience), and ends nothing', async () => {
+    const { jar } = await signInAs(setup, 'carol');
+    const captured: unknown[] = [];
+    await setup.idp.backchannelLogout('carol', 'any-sid', 'someone-else').catch((error: unknown) => captured.push(error));
+    expect(String(captured[0])).toContain('400');
+    expect(refusedLogouts()).toContainEqual(expect.objectContaining({ reason: 'ERR_JWT_CLAIM_VALIDATION_FAILED: aud' }));
+    expect((await userinfo(setup.gate, jar)).status).toBe(200);
+  });
+
+  it.each([
+    ['no token', {}],
+    ['garbage', { logout_token: 'not-a-jwt' }],
+    ['an unsigned token', { logout_token: `${b64({ alg: 'none' })}.${b64({ iss: 'x', sub: 'alice' })}.` }],
+  ])('answers 400 to %s', async (_what, body) => {
+    const res = await postLogout(body);
+    expect(res.status).toBe(400);
+  });
+
+  it('answers 400 to a token from the provider\'s issuer signed with another key', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT({ sid: 'x', events: { 'http://schemas.openid.net/event/backchannel-logout': {} } })
+      .setProtectedHeader({ alg: 'RS256', kid: 'forged', typ: 'logout+jwt' })
+      .setIssuer(setup.idp.issuer)
+      .setAudience(setup.idp.clientId)
+      .setSubject('alice')
+      .setIssuedAt()
+      .sign(privateKey);
+    const res = await postLogout({ logout_token: forged });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: string }).error).toBe('oidc_logout_token_invalid');
+  });
+});
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
