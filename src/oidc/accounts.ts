@@ -19,7 +19,7 @@ import type { OidcProvider } from './settings.js';
 export function claimAt(claims: Record<string, unknown>, path: string): unknown {
   let value: unknown = claims;
   for (const part of path.split('.')) {
-    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, part)) return undefined;
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || !Object.hasOwn(value, part)) return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
@@ -74,8 +74,21 @@ export function mayRegister(config: Config, provider: OidcProvider, answer: Prov
   return answer.verifiedEmail !== null && emailInDomains(answer.verifiedEmail, config.registration_domains);
 }
 
+/**
+ * Entra ID leaves the groups out of a token of someone in more than 200 of them and points
+ * at Microsoft Graph instead (`_claim_names.groups`). gatehouse does not call Graph: such a
+ * person gets no groups from the provider, which must not go unnoticed.
+ */
+export function groupsOverage(claims: Record<string, unknown>): boolean {
+  const names = claims['_claim_names'];
+  return typeof names === 'object' && names !== null && Object.hasOwn(names, 'groups');
+}
+
 /** The account an answer signs in to, its groups set from this sign-in; throws the refusal. */
 export async function accountFor(services: Services, provider: OidcProvider, answer: ProviderAnswer): Promise<User> {
+  if (provider.groups_claim && groupsOverage(answer.claims)) {
+    services.log.warn('oidc_groups_overage', { provider: provider.id, subject: answer.subject, message: 'the provider left the groups out of the token (too many); none are granted' });
+  }
   const granted = grantedGroups(provider, answer.claims);
   checkAllowed(provider, answer, granted);
   const known = await services.store.findOidcIdentity(answer.issuer, answer.subject);
