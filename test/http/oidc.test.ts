@@ -6,6 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
+import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
@@ -513,3 +514,48 @@ describe('back-channel logout', () => {
 });
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+describe('the local second factor after a provider sign-in', () => {
+  const started: Setup[] = [];
+  afterAll(async () => {
+    for (const { gate, idp } of started) {
+      await gate.close();
+      await idp.close();
+    }
+  });
+
+  /** A provider account that has turned TOTP on; the setup and the browser it is signed in with. */
+  async function withTotp(provider: Settings) {
+    const setup = await setUp(provider, { registration: 'open' });
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { jar } = await signInAs(setup, 'alice');
+    const post = (path: string, body: unknown = {}) =>
+      fetch(`${setup.gate.url}${path}`, { method: 'POST', headers: { cookie: jar.header(setup.gate.url), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const { secret } = (await (await post('/_auth/totp/enroll')).json()) as { secret: string };
+    const code = await generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) });
+    expect((await post('/_auth/totp/confirm', { code })).status).toBe(200);
+    return { setup, secret };
+  }
+
+  it('completes a provider sign-in by itself by default, second factor or not', async () => {
+    const { setup } = await withTotp({});
+    const { res, jar } = await signInAs(setup, 'alice');
+    expect(res.headers.get('location')).toBe('/after');
+    expect(jar.names(setup.gate.url)).toContain('gatehouse_session');
+  });
+
+  it('asks for the local second step with require_local_mfa, and only then starts a session', async () => {
+    const { setup, secret } = await withTotp({ require_local_mfa: true });
+    setup.gate.clock.advance(31_000); // a fresh TOTP step for the second code
+    const { res, jar } = await signInAs(setup, 'alice');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/_auth/mfa');
+    expect(jar.names(setup.gate.url)).not.toContain('gatehouse_session');
+    const mfa = jar.header(setup.gate.url).match(/gatehouse_mfa=([^;]+)/)![1]!;
+    const code = await generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) });
+    const done = await postJson(`${setup.gate.url}/_auth/mfa/totp`, { mfa_token: mfa, code });
+    expect(done.status).toBe(200);
+    expect(((await done.json()) as { redirect_to: string }).redirect_to).toBe('/after');
+  });
+});
