@@ -559,3 +559,68 @@ describe('the local second factor after a provider sign-in', () => {
     expect(((await done.json()) as { redirect_to: string }).redirect_to).toBe('/after');
   });
 });
+
+describe('hostile and concurrent use of the flow', () => {
+  let setup: Setup;
+  beforeAll(async () => {
+    setup = await setUp({}, { registration: 'open' });
+    await registerUser(setup.gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  it('lets exactly one of two racing uses of the same callback sign in', async () => {
+    const jar = new CookieJar();
+    const callback = await toCallback(setup, jar, 'alice');
+    const headers = { cookie: jar.header(setup.gate.url) };
+    const answers = await Promise.all([1, 2].map(() => fetch(callback, { headers, redirect: 'manual' })));
+    expect(answers.map((res) => res.status).sort()).toEqual([303, 400]);
+  });
+
+  it('keeps at most five sign-in cookies in a browser that starts many', async () => {
+    const jar = new CookieJar();
+    for (let i = 0; i < 8; i++) await browse(jar, `${setup.gate.url}/_auth/oidc/idp/start`);
+    const flows = jar.names(setup.gate.url).filter((name) => name.startsWith('gatehouse_oidc_'));
+    expect(flows.length).toBeGreaterThan(0);
+    expect(flows.length).toBeLessThanOrEqual(5);
+  });
+
+  it('limits how many sign-ins one address may start (each writes to the database)', async () => {
+    const starts = await Promise.all(
+      Array.from({ length: 35 }, () => fetch(`${setup.gate.url}/_auth/oidc/idp/start`, { redirect: 'manual', headers: { 'x-forwarded-for': '198.51.100.7' } })),
+    );
+    const statuses = starts.map((res) => res.status);
+    expect(statuses.filter((status) => status === 302)).toHaveLength(30);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(5);
+  });
+
+  it.each([
+    ['a state of the wrong shape', 'state=%00%ff&code=x'],
+    ['a huge state', `state=${'A'.repeat(5000)}&code=x`],
+    ['two states', 'state=a&state=b'],
+    ['no query at all', ''],
+  ])('answers %s with 400, never a 5xx', async (_what, query) => {
+    const res = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/callback${query ? `?${query}` : ''}`);
+    expect(res.status).toBe(400);
+  });
+
+  it('refuses the callback without a code after a real start, with a page', async () => {
+    const jar = new CookieJar();
+    const callback = new URL(await toCallback(setup, jar, 'alice'));
+    callback.searchParams.delete('code');
+    const res = await browse(jar, callback.href);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('text/html');
+  });
+
+  it('refuses a disabled account', async () => {
+    const { jar } = await signInAs(setup, 'carol');
+    const { body } = await userinfo(setup.gate, jar);
+    await setup.gate.services.accounts.setDisabled((await setup.gate.services.store.findUserById(body.id))!, true);
+    const { res } = await signInAs(setup, 'carol');
+    expect(res.status).toBe(403);
+    expect(await res.text()).toContain('disabled');
+  });
+});
