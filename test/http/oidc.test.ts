@@ -9,6 +9,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, silentLogger, type Logger } from '../../src/log.js';
+import { openDatabase } from '../../src/store/sql-store.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
 import { browse, closeServer, CookieJar, endProviderSession, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
 
@@ -19,6 +20,7 @@ const ACCOUNTS: Record<string, AccountClaims> = {
   bob: { email: 'bob@example.com', email_verified: false, preferred_username: 'bob' },
   carol: { email: 'carol@elsewhere.org', email_verified: true, preferred_username: 'carol', groups: ['idp-dev'] },
   dave: { email: 'dave@example.com', email_verified: true, preferred_username: 'dave', groups: ['idp-ops'] },
+  erin: { email: 'erin@example.com', email_verified: true, preferred_username: 'erin', realm_access: { roles: ['viewer', 'admins'] }, groups: ['idp-dev'] },
 };
 
 interface Setup {
@@ -27,8 +29,8 @@ interface Setup {
 }
 
 /** A provider and a gatehouse that knows it as `idp`; `provider` adds to (or overrides) its settings. */
-function setUp(provider: Settings = {}, settings: Settings = {}): Promise<Setup> {
-  return setUpWithLog(provider, settings, silentLogger);
+function setUp(provider: Settings = {}, settings: Settings = {}, accounts = ACCOUNTS): Promise<Setup> {
+  return setUpWithLog(provider, settings, silentLogger, [], accounts);
 }
 
 const isCallback = (gate: TestGatehouse) => (url: string) => url.startsWith(`${gate.url}/_auth/oidc/idp/callback`);
@@ -325,10 +327,10 @@ describe('a sign-in that must be refused', () => {
   });
 });
 
-async function setUpWithLog(provider: Settings, settings: Settings, log: Logger, otherClients: string[] = []): Promise<Setup> {
+async function setUpWithLog(provider: Settings, settings: Settings, log: Logger, otherClients: string[] = [], accounts = ACCOUNTS): Promise<Setup> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS, otherClients });
+  const idp = await startTestIdp({ gatehouseUrl: url, accounts, otherClients });
   process.env[SECRET_VARIABLE] = idp.clientSecret;
   const gate = await startTestGatehouse(
     {
@@ -622,5 +624,40 @@ describe('hostile and concurrent use of the flow', () => {
     const { res } = await signInAs(setup, 'carol');
     expect(res.status).toBe(403);
     expect(await res.text()).toContain('disabled');
+  });
+});
+
+describe('groups from the provider', () => {
+  const started: Setup[] = [];
+  afterAll(async () => {
+    for (const { gate, idp } of started) {
+      await gate.close();
+      await idp.close();
+    }
+  });
+
+  it('reads a dotted claim path and takes its values as they are without group_map, except admins', async () => {
+    const setup = await setUp({ groups_claim: 'realm_access.roles' }, { registration: 'open' });
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { jar } = await signInAs(setup, 'erin');
+    expect((await userinfo(setup.gate, jar)).body.groups).toEqual(['viewer']);
+  });
+
+  it('replaces the groups the provider granted at each sign-in and keeps those an administrator set', async () => {
+    const accounts = { ...ACCOUNTS };
+    const setup = await setUp({ groups_claim: 'groups' }, { registration: 'open' }, accounts);
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { jar } = await signInAs(setup, 'dave');
+    const { id } = (await userinfo(setup.gate, jar)).body;
+    expect((await userinfo(setup.gate, jar)).body.groups).toEqual(['idp-ops']);
+    // An administrator adds a group of their own (straight in the database); the provider moves dave from idp-ops to idp-dev.
+    const db = await openDatabase(setup.gate.services.config.database_url);
+    await db.run('UPDATE users SET groups = ? WHERE id = ?', [JSON.stringify(['idp-ops', 'auditors']), id]);
+    await db.close();
+    accounts['dave'] = { ...accounts['dave'], groups: ['idp-dev'] };
+    const again = await signInAs(setup, 'dave');
+    expect((await userinfo(setup.gate, again.jar)).body.groups.sort()).toEqual(['auditors', 'idp-dev']);
   });
 });
