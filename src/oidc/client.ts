@@ -119,7 +119,6 @@ export class ProviderClients {
   }
 
   async #discover(provider: OidcProvider): Promise<oidc.Configuration> {
-    const insecure = provider.insecure_http ? [oidc.allowInsecureRequests] : [];
     if (provider.github) {
       const { authorization, token } = provider.github;
       // GitHub wants the secret in the form body.
@@ -129,8 +128,14 @@ export class ProviderClients {
       config.timeout = TIMEOUT_S;
       return config;
     }
-    const auth = oidc.ClientSecretBasic(provider.clientSecret);
-    const config = await oidc.discovery(new URL(provider.issuer!), provider.client_id, undefined, auth, { execute: insecure, timeout: TIMEOUT_S });
+    const options = { execute: provider.insecure_http ? [oidc.allowInsecureRequests] : [], timeout: TIMEOUT_S };
+    const issuer = new URL(provider.issuer!);
+    let config = await oidc.discovery(issuer, provider.client_id, undefined, oidc.ClientSecretBasic(provider.clientSecret), options);
+    // Basic authentication is the default of OpenID Connect; a provider may offer only the form body.
+    const methods = config.serverMetadata().token_endpoint_auth_methods_supported;
+    if (methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')) {
+      config = await oidc.discovery(issuer, provider.client_id, undefined, oidc.ClientSecretPost(provider.clientSecret), options);
+    }
     this.deps.log.info('oidc_provider_discovered', { provider: provider.id, issuer: config.serverMetadata().issuer });
     return config;
   }

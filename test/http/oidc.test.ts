@@ -33,6 +33,8 @@ function setUp(provider: Settings = {}, settings: Settings = {}, accounts = ACCO
   return setUpWithLog(provider, settings, silentLogger, [], accounts);
 }
 
+const otherLastLetter = (value: string) => `${value.slice(0, -1)}${value.endsWith('A') ? 'B' : 'A'}`;
+
 const isCallback = (gate: TestGatehouse) => (url: string) => url.startsWith(`${gate.url}/_auth/oidc/idp/callback`);
 
 /** Start at gatehouse, pass the provider's pages as `login`; the callback URL, not yet visited. */
@@ -124,7 +126,7 @@ describe('signing in with an OpenID Connect provider', () => {
   });
 
   it.each([
-    ['a state changed by one letter', (url: URL) => url.searchParams.set('state', `${url.searchParams.get('state')!.slice(0, -1)}A`)],
+    ['a state changed by one letter', (url: URL) => url.searchParams.set('state', otherLastLetter(url.searchParams.get('state')!))],
     ['no state', (url: URL) => url.searchParams.delete('state')],
   ])('refuses %s', async (_what, tamper) => {
     const jar = new CookieJar();
