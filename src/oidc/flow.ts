@@ -4,8 +4,8 @@
  * minutes) holding the nonce, the PKCE verifier, rd and who is linking; a cookie of
  * its own per sign-in (named after the state's hash) holds a random binder whose
  * hash the token keeps. A callback from another browser, a replay, or a stale one
- * fails; sign-ins in two tabs each have their cookie. At most MAX_FLOWS such
- * cookies are kept: beyond, the older ones are dropped.
+ * fails; sign-ins in two tabs each have their cookie. A browser that already holds
+ * MAX_FLOWS of them has them all dropped when it starts one more.
  */
 import { randomBytes } from 'node:crypto';
 import { parseCookie, stringifySetCookie } from 'cookie';
