@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NO_PASSWORD } from '../src/auth/passwords.js';
+import { mergeGroups } from '../src/oidc/accounts.js';
 import { openSqlStore } from '../src/store/sql-store.js';
 import { StoreConflict, type Store } from '../src/store/types.js';
 import { tempDir } from './helpers/gatehouse.js';
@@ -75,11 +76,7 @@ describe.each(backends)('identities at other providers on %s', (_name, open) => 
   it('replaces the groups an identity added and keeps the ones set otherwise', async () => {
     const user = await newUser();
     await link(user.id, 'groups');
-    // Stand-in for oidc/groups.ts: keep what the identity did not add, add what it grants now.
-    const grant = (granted: string[]) => (current: string[], previous: string[]) => {
-      const local = current.filter((group) => !previous.includes(group));
-      return { groups: [...new Set([...local, ...granted])], added: granted.filter((group) => !local.includes(group)) };
-    };
+    const grant = mergeGroups;
     const first = await store.signInWithOidcIdentity({ issuer: ISSUER, subject: 'groups', email: 'a@example.com', now: T0 }, grant(['dev', 'ops']));
     expect(first?.groups).toEqual(['dev', 'ops']);
     const second = await store.signInWithOidcIdentity({ issuer: ISSUER, subject: 'groups', email: null, now: T0 + 1 }, grant(['dev']));

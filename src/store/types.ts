@@ -96,7 +96,7 @@ export interface OidcIdentity {
   userId: string;
   /** The address the provider vouched for at the last sign-in, if any (shown on the account page). */
   email: string | null;
-  /** The groups this identity added to the account at its last sign-in (oidc/groups.ts). */
+  /** The groups this identity added to the account at its last sign-in (oidc/accounts.ts, mergeGroups). */
   groups: string[];
   createdAt: number;
   lastUsedAt: number | null;
