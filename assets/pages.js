@@ -98,6 +98,9 @@ document.addEventListener('click', async (event) => {
     if (target.dataset?.endSession) {
       await call('DELETE', `/_auth/account/sessions/${encodeURIComponent(target.dataset.endSession)}`);
       location.reload();
+    } else if (target.dataset?.unlinkProvider) {
+      await call('DELETE', `/_auth/account/oidc/${encodeURIComponent(target.dataset.unlinkProvider)}`);
+      location.reload();
     } else if (target.dataset?.deletePasskey) {
       await call('DELETE', `/_auth/webauthn/credentials/${encodeURIComponent(target.dataset.deletePasskey)}`);
       location.reload();

@@ -25,6 +25,38 @@ export class Invalid extends Error {
 
 export type Parser<T> = (value: unknown) => T;
 
+/** Thrown by a parser of a structured setting: each problem a line of its own, after the setting's name. */
+export class Problems extends Invalid {
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** Levenshtein distance: how many single-letter edits turn one word into the other. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The known name closest to `name`, if it is close enough to be a slip of the keyboard. */
+export function nearestName(name: string, known: string[]): string | undefined {
+  const word = name.toLowerCase();
+  let best: { name?: string; distance: number } = { distance: Infinity };
+  for (const candidate of known) {
+    const distance = editDistance(word, candidate.toLowerCase());
+    if (distance < best.distance) best = { name: candidate, distance };
+  }
+  return best.distance <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
+}
+
+
 
 const DURATION = /^(\d{1,9})(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -18,6 +18,8 @@ import {
   Invalid,
   list,
   listen,
+  nearestName,
+  Problems,
   oneOf,
   pathPrefix,
   positiveDuration,
@@ -30,6 +32,7 @@ import {
   type Policy,
 } from './config-values.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { oidcProviders, type OidcProvider } from './oidc/settings.js';
 
 export { parseDuration };
 
@@ -70,6 +73,7 @@ export interface Config {
   audit_retention: number;
   /** The request log (request-log.ts): denied (refusals and errors), all, or off. */
   log_requests: 'denied' | 'all' | 'off';
+  oidc_providers: OidcProvider[];
 }
 
 interface Setting {
@@ -120,6 +124,8 @@ export const SETTINGS: Record<keyof Config, Setting> = {
   password_pepper: { parse: text, secret: true },
   audit_retention: { parse: parseDuration, default: '90d' },
   log_requests: { parse: oneOf('denied', 'all', 'off'), default: 'denied' },
+  // Client secrets are read from client_secret_env / client_secret_file and kept out of sight (oidc/settings.ts).
+  oidc_providers: { parse: oidcProviders, default: [], yamlOnly: true },
 };
 
 const PREFIX = 'GATEHOUSE_';
@@ -139,30 +145,6 @@ const SERVICE_LINK_ADDRESS = /^(tcp|udp|sctp):\/\/\S+:\d+$/;
 
 const isServiceLink = (name: string, value: string | undefined) =>
   SERVICE_LINK.test(name) || (SERVICE_LINK_PORT.test(name) && SERVICE_LINK_ADDRESS.test(value ?? ''));
-
-/** Levenshtein distance: how many single-letter edits turn one word into the other. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
-}
-
-/** The known name closest to `name`, if it is close enough to be a slip of the keyboard. */
-function nearestName(name: string, known: string[]): string | undefined {
-  const word = name.toLowerCase();
-  let best: { name?: string; distance: number } = { distance: Infinity };
-  for (const candidate of known) {
-    const distance = editDistance(word, candidate.toLowerCase());
-    if (distance < best.distance) best = { name: candidate, distance };
-  }
-  return best.distance <= Math.max(2, Math.floor(word.length / 3)) ? best.name : undefined;
-}
 
 /** Raw values by setting name, each with where it came from (for error lines). */
 export type RawSettings = Map<string, { value: unknown; source: string }>;
@@ -246,6 +228,10 @@ export function validateConfig(raw: RawSettings): { config?: Readonly<Config>; e
       config[name] = setting.parse(value);
     } catch (error) {
       if (!(error instanceof Invalid)) throw error;
+      if (error instanceof Problems) {
+        errors.push(...error.problems.map((problem) => `${name}${problem} (from ${given?.source ?? 'default'})`));
+        continue;
+      }
       const shown = JSON.stringify(setting.secret ? redacted(name, value) : value);
       errors.push(`${name}: ${shown} is not valid (from ${given?.source ?? 'default'}); expected ${error.allowed}`);
     }

@@ -74,6 +74,27 @@ export const ERRORS = catalogue({
   reauthentication_required: { status: 403, message: 'Please sign in again first.' },
   invalid_token: { status: 400, message: 'This link is invalid, expired or already used.' },
 
+  // Signing in with another identity provider (SPEC section 12)
+  oidc_unknown_provider: { status: 404, message: 'There is no such sign-in provider.' },
+  oidc_state_invalid: { status: 400, message: 'This sign-in has expired, was used already, or was started in another browser; please start again.' },
+  oidc_provider_error: { status: 400, message: 'The identity provider refused the sign-in; please start again.' },
+  oidc_token_invalid: { status: 400, message: 'The answer of the identity provider could not be verified; please start again.' },
+  oidc_token_expired: { status: 400, message: 'The answer of the identity provider has expired; please start again.' },
+  oidc_email_unverified: { status: 403, message: 'Your identity provider has not confirmed your email address.' },
+  oidc_domain_not_allowed: { status: 403, message: 'Sign-in with this provider is open only to addresses of certain domains.' },
+  oidc_group_not_allowed: { status: 403, message: 'Your account at the identity provider is in none of the groups allowed here.' },
+  oidc_registration_closed: { status: 403, message: 'There is no account here for this sign-in, and none is created automatically; ask an administrator.' },
+  oidc_email_in_use: {
+    status: 409,
+    message: 'An account with this email address exists already. Sign in to it the usual way, then link this provider from your account page.',
+  },
+  oidc_account_disabled: { status: 403, message: 'This account is disabled.' },
+  oidc_already_linked: { status: 409, message: 'Your account is linked to another identity at this provider already; unlink that one first.' },
+  identity_taken: { status: 409, message: 'This identity is already linked to another account.' },
+  oidc_last_sign_in_method: { status: 409, message: 'This is the only way to sign in to your account; set a password or add a passkey first.' },
+  oidc_provider_unreachable: { status: 502, message: 'The identity provider could not be reached; please try again shortly.' },
+  oidc_logout_token_invalid: { status: 400, message: 'The logout token is not valid.' },
+
   // Administration
   admin_required: { status: 403, message: 'Only administrators may do this.' },
   user_not_found: { status: 404, message: 'There is no such user.' },

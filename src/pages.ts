@@ -28,6 +28,7 @@ const STYLE = `
   form.inline{display:inline-flex;gap:.5rem;align-items:center;margin:.25rem .5rem .25rem 0}form.inline label{margin:0;font-weight:400}form.inline input:not([type=checkbox]){width:auto}
   form.row{display:flex;flex-wrap:wrap;gap:.5rem;align-items:end}form.row input,form.row select{width:auto}form.row button{width:auto;margin:0}
   select{padding:.55rem;font:inherit;border:1px solid #b8bec8;border-radius:8px}h3{font-size:1rem;margin:1.25rem 0 .25rem}
+  a.provider{display:block;margin-top:.75rem;padding:.6rem;text-align:center;font-weight:600;color:inherit;border:1px solid #b8bec8;border-radius:8px;text-decoration:none}
   @media (prefers-color-scheme:dark){body{background:#15171b;color:#e7e9ee}main{background:#1f2228}input{background:#15171b;color:inherit;border-color:#4a505c}}`;
 
 /** `passkeys` loads gatehouse's own page script (no inline scripts anywhere); `wide` makes room for tables. */
@@ -53,11 +54,19 @@ export interface FormPageInput {
   /** Registering with an invite: carried in the form; `emailFixed` when the invite names the address. */
   invite?: string;
   emailFixed?: boolean;
+  /** One button each: sign in with another identity provider (SPEC section 12). */
+  providers?: readonly { id: string; name: string }[];
 }
 
 export const csrfField = (csrf: string) => `<input type="hidden" name="csrf" value="${escapeHtml(csrf)}">`;
 
-export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen }: FormPageInput): string {
+/** Links, not forms: the start of a provider sign-in is a plain navigation. */
+const providerButtons = (providers: FormPageInput['providers'] = [], rd: string) =>
+  providers
+    .map((p) => `<a class="provider" href="/_auth/oidc/${encodeURIComponent(p.id)}/start?rd=${encodeURIComponent(rd)}">Sign in with ${escapeHtml(p.name)}</a>`)
+    .join('');
+
+export function loginPage({ nonce, csrf, rd, error, username = '', registrationOpen, providers }: FormPageInput): string {
   const register = registrationOpen ? `<p class="alt"><a href="/_auth/register?rd=${encodeURIComponent(rd)}">Create an account</a></p>` : '';
   const more = `<p class="alt"><a href="/_auth/password/forgot">Forgot your password?</a> · <a href="/_auth/magic-link?rd=${encodeURIComponent(rd)}">Email me a sign-in link</a></p>`;
   const passkey = `<button type="button" class="secondary" id="passkey-login" data-rd="${escapeHtml(rd)}">Sign in with a passkey</button><p class="error" role="alert" id="passkey-error" hidden></p>`;
@@ -72,7 +81,7 @@ ${csrfField(csrf)}<input type="hidden" name="rd" value="${escapeHtml(rd)}">
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
-</form>${passkey}${more}${register}`,
+</form>${passkey}${providerButtons(providers, rd)}${more}${register}`,
     { passkeys: true },
   );
 }
@@ -157,11 +166,30 @@ export interface AccountPageInput {
   passkeys: { id: string; name: string; createdAt: number; lastUsedAt: number | null }[];
   sessions: { id: string; createdAt: number; lastUsedAt: number; device: string | null; address: string | null }[];
   currentSession: string;
+  /** Identity providers: those linked, and those that may be (SPEC section 12). */
+  identities?: { providerId: string; name: string; email: string | null; createdAt: number }[];
+  providers?: readonly { id: string; name: string }[];
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
-export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSession }: AccountPageInput): string {
+/** Linked providers with an unlink button each, and a link button for each other provider. */
+function providersSection(identities: AccountPageInput['identities'] = [], providers: AccountPageInput['providers'] = []): string {
+  if (providers.length === 0 && identities.length === 0) return '';
+  const linked = identities
+    .map(
+      (i) => `<li><span>${escapeHtml(i.name)}${i.email ? ` (${escapeHtml(i.email)})` : ''} <small>linked ${day(i.createdAt)}</small></span>
+<button type="button" data-unlink-provider="${escapeHtml(i.providerId)}">Unlink</button></li>`,
+    )
+    .join('');
+  const more = providers
+    .filter((p) => !identities.some((i) => i.providerId === p.id))
+    .map((p) => `<a class="provider" href="/_auth/oidc/${encodeURIComponent(p.id)}/start?link=1&amp;rd=%2F_auth%2Faccount">Link ${escapeHtml(p.name)}</a>`)
+    .join('');
+  return `<section><h2>Sign-in providers</h2><ul class="items">${linked || '<li>None linked yet.</li>'}</ul>${more}</section>`;
+}
+
+export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSession, identities, providers }: AccountPageInput): string {
   const email = user.email
     ? `${escapeHtml(user.email)} ${user.emailVerified ? '(confirmed)' : '(not confirmed yet)'}`
     : 'none';
@@ -199,6 +227,7 @@ ${s.id === currentSession ? '' : `<button type="button" data-end-session="${esca
 <button type="submit">Change password</button></form></section>
 <section><h2>Authenticator app</h2>${totp}</section>
 <section><h2>Passkeys</h2><ul class="items" id="passkeys">${keys || '<li>No passkeys yet.</li>'}</ul><button type="button" id="passkey-add">Add a passkey</button></section>
+${providersSection(identities, providers)}
 <section><h2>Sessions</h2><ul class="items">${ownSessions}</ul></section>
 <section><h2>Delete account</h2><form data-action="delete"><label for="delete-password">Password</label><input id="delete-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Delete my account</button></form></section>
 <form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit" class="secondary">Sign out</button></form>`,

@@ -33,6 +33,7 @@ import { addToGroup, deleteUser, listGroups, listUsers, removeFromGroup, resetFa
 import { listSessions, revokeSession } from './handlers/admin-sessions.js';
 import { addUser, inviteSomeone } from './handlers/admin-invites.js';
 import { listAuditEvents } from './handlers/admin-audit.js';
+import { backchannelLogout, listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -93,6 +94,11 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/_auth/admin/sessions/{id}', before: [signedInAdmin], handler: revokeSession },
   { method: 'POST', path: '/_auth/admin/invites', before: [signedInAdmin], handler: inviteSomeone },
   { method: 'POST', path: '/_auth/admin/users', before: [signedInAdmin], handler: addUser },
+  { method: 'GET', path: '/_auth/account/oidc', before: [signedIn], handler: listOwnIdentities },
+  { method: 'DELETE', path: '/_auth/account/oidc/{id}', before: [signedIn], handler: unlinkOwnIdentity },
+  { method: 'GET', path: '/_auth/oidc/{id}/start', handler: startOidc },
+  { method: 'GET', path: '/_auth/oidc/{id}/callback', handler: oidcCallback },
+  { method: 'POST', path: '/_auth/oidc/backchannel-logout', handler: backchannelLogout },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
   { method: 'GET', path: '/_auth/admin/users', before: [signedInAdmin], handler: listUsers },
   { method: 'GET', path: '/_auth/admin/users/{id}', before: [signedInAdmin], handler: showUser },

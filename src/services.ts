@@ -25,6 +25,8 @@ import type { BlockList } from 'node:net';
 import { answerHeaders } from './http.js';
 import { AuditLog } from './audit.js';
 import { People } from './admin/people.js';
+import { ProviderClients } from './oidc/client.js';
+import { LogoutTokens } from './oidc/logout-token.js';
 
 export interface Services {
   config: Config;
@@ -47,6 +49,9 @@ export interface Services {
   secondFactors: SecondFactors;
   passkeys: Passkeys;
   mail: MailQueue;
+  /** The identity providers of `oidc_providers`, discovered on first use. */
+  oidc: ProviderClients;
+  oidcLogout: LogoutTokens;
   /** Built once at start: the hot path only calls them. */
   rules: RuleMatcher;
   trusted: BlockList;
@@ -78,5 +83,7 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
   const people = new People({ store, sessions, revocations, throttle, audit, clock });
-  return { ...base, answerHeaders: answerHeaders(config), audit, people, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
+  const oidc = new ProviderClients({ providers: config.oidc_providers, publicUrl: config.public_url, clock, log });
+  const oidcLogout = new LogoutTokens({ clients: oidc, clock, log });
+  return { ...base, answerHeaders: answerHeaders(config), audit, people, oidc, oidcLogout, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };
 }

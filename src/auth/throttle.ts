@@ -31,6 +31,7 @@ export const ADDRESS_LIMITS = {
   passkey_challenge: { max: 30, windowMs: MINUTE },
   password_reset: { max: 10, windowMs: 10 * MINUTE },
   magic_link: { max: 10, windowMs: 10 * MINUTE },
+  oidc_start: { max: 30, windowMs: MINUTE },
 } as const;
 
 /** The slots one attempt holds: one per key it is counted under. */

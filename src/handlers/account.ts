@@ -20,9 +20,15 @@ const EMAIL_CHANGES = { limit: 5, windowMs: 60 * 60_000 };
 export async function showAccountPage(scope: Scope): Promise<void> {
   const caller = await signedInCaller(scope);
   if (!caller) return scope.redirect(loginUrl('/_auth/account'), 302);
-  const { store } = scope.services;
-  const [passkeys, sessions] = await Promise.all([store.listCredentials(caller.user.id), store.listUserSessions(caller.user.id)]);
-  scope.form(200, (nonce, csrf) => accountPage({ nonce, csrf, user: caller.user, passkeys, sessions, currentSession: caller.sessionId }));
+  const { store, oidc } = scope.services;
+  const [passkeys, sessions, linked] = await Promise.all([
+    store.listCredentials(caller.user.id),
+    store.listUserSessions(caller.user.id),
+    store.listOidcIdentities(caller.user.id),
+  ]);
+  const identities = linked.map((identity) => ({ ...identity, name: oidc.find(identity.providerId)?.name ?? identity.providerId }));
+  const providers = oidc.providers;
+  scope.form(200, (nonce, csrf) => accountPage({ nonce, csrf, user: caller.user, passkeys, sessions, currentSession: caller.sessionId, identities, providers }));
 }
 
 /** POST /_auth/account/password: the current password is required; other sessions end, this one goes on. */

@@ -12,7 +12,8 @@ import { signIn } from './sign-in.js';
 export async function showLoginPage(scope: Scope): Promise<void> {
   const rd = returnUrl(scope, scope.url.searchParams.get('rd'));
   const registrationOpen = scope.services.config.registration === 'open';
-  scope.form(200, (nonce, csrf) => loginPage({ nonce, csrf, rd, registrationOpen }));
+  const providers = scope.services.oidc.providers;
+  scope.form(200, (nonce, csrf) => loginPage({ nonce, csrf, rd, registrationOpen, providers }));
 }
 
 /** POST /_auth/login: a form (cookies, 303 to rd) or JSON (the token body and cookies). */
@@ -30,6 +31,8 @@ export async function login(scope: Scope): Promise<void> {
   } catch (error) {
     if (kind !== 'form' || !(error instanceof HttpError)) throw error;
     const registrationOpen = config.registration === 'open';
-    scope.form(error.status, (nonce, csrf) => loginPage({ nonce, csrf, rd, error: error.message, username: echo(fields['username']), registrationOpen }));
+    scope.form(error.status, (nonce, csrf) =>
+      loginPage({ nonce, csrf, rd, error: error.message, username: echo(fields['username']), registrationOpen, providers: scope.services.oidc.providers }),
+    );
   }
 }

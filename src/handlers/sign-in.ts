@@ -6,6 +6,7 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { sessionCookie } from '../auth/cookies.js';
 import type { Scope } from '../scope.js';
+import type { IssuedTokens } from '../auth/sessions.js';
 import type { User } from '../store/types.js';
 import { returnUrl, sessionClient, tokenBody } from './common.js';
 
@@ -22,6 +23,8 @@ export interface SignIn {
   kind: AnswerKind;
   /** 201 for a registration. */
   status?: number;
+  /** Told of the new session before the answer (a provider sign-in remembers where it came from). */
+  started?: (tokens: IssuedTokens) => Promise<void>;
 }
 
 /** A first factor is proven: the second step when the user has one, else a complete sign-in. */
@@ -49,11 +52,12 @@ async function answerPendingMfa(scope: Scope, user: User, { rd, kind }: SignIn):
 }
 
 /** A complete sign-in: failures forgiven, a session and its cookie, then the token body or a redirect to rd. */
-export async function finishSignIn(scope: Scope, user: User, { rd, method, kind, status = 200 }: SignIn): Promise<void> {
+export async function finishSignIn(scope: Scope, user: User, { rd, method, kind, status = 200, started }: SignIn): Promise<void> {
   const { services } = scope;
   const client = sessionClient(scope);
   await services.accounts.signedIn(user, method, client.address);
   const tokens = await services.sessions.start(user, client);
+  await started?.(tokens);
   scope.setCookie(sessionCookie(tokens, services.config));
   if (pendingFromCookie(scope) !== undefined) scope.setCookie(stringifySetCookie(MFA_COOKIE, '', { path: '/_auth', maxAge: 0 }));
   const target = returnUrl(scope, rd);

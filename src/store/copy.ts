@@ -20,6 +20,8 @@ const TABLES: readonly { name: string; order?: { sqlite: string; postgres: strin
   { name: 'webauthn_credentials' },
   { name: 'leases' },
   { name: 'audit_events', order: { sqlite: 'id', postgres: 'id' } },
+  { name: 'oidc_identities' },
+  { name: 'oidc_sessions' },
 ];
 /** Tables whose ids are copied as they are (a cursor or a reference may hold one), not numbered afresh. */
 const KEPT_IDS = new Set(['mail_queue', 'audit_events']);

@@ -67,6 +67,7 @@ export function accountExtras(db: Db): AccountExtras {
         { sql: 'DELETE FROM recovery_codes WHERE user_id = ?', args: [userId] },
         { sql: 'DELETE FROM webauthn_credentials WHERE user_id = ?', args: [userId] },
         { sql: 'DELETE FROM one_time_tokens WHERE user_id = ?', args: [userId] },
+        { sql: 'DELETE FROM oidc_identities WHERE user_id = ?', args: [userId] },
         // Sessions stay, revoked, so other instances learn of the revocation; the user row goes.
         { sql: 'UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE user_id = ?', args: [Date.now(), userId] },
         { sql: 'DELETE FROM users WHERE id = ?', args: [userId] },
@@ -298,6 +299,7 @@ export function mailAndThrottle(db: Db): MailAndThrottle {
         { sql: 'DELETE FROM throttle_events WHERE at < ?', args: [eventsBefore] },
         { sql: 'DELETE FROM bans WHERE until <= ?', args: [now] },
         { sql: 'DELETE FROM one_time_tokens WHERE expires_at <= ?', args: [now] },
+        { sql: 'DELETE FROM oidc_sessions WHERE session_id IN (SELECT id FROM sessions WHERE created_at < ?)', args: [sessionsBefore] },
         { sql: 'DELETE FROM sessions WHERE created_at < ?', args: [sessionsBefore] },
         { sql: `DELETE FROM mail_queue WHERE state IN ('sent', 'failed', 'interrupted') AND created_at < ?`, args: [eventsBefore] },
       ]);

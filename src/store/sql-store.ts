@@ -2,6 +2,7 @@
 import { isUniqueViolation, type Db, type Row } from './db.js';
 import { accountExtras, mailAndThrottle } from './sql-extras.js';
 import { auditEvents } from './sql-audit.js';
+import { oidcIdentities } from './sql-oidc.js';
 import { CLAIMS_MARK, people } from './sql-people.js';
 import {
   loginKey,
@@ -111,11 +112,16 @@ async function createInvitedUser(db: Db, id: string, user: NewUser): Promise<Use
 }
 
 export function sqlStore(db: Db): Store {
+  const findUser = async (id: string) => {
+    const row = await db.get('SELECT * FROM users WHERE id = ?', [id]);
+    return row && toUser(row);
+  };
   return {
     ...accountExtras(db),
     ...mailAndThrottle(db),
     ...people(db, toUser),
     ...auditEvents(db),
+    ...oidcIdentities(db, findUser),
     migrate: () => db.migrate(),
     pendingMigrations: () => db.pendingMigrations(),
     ping: async () => void (await db.get('SELECT 1')),

@@ -91,7 +91,7 @@ export interface SigningKey {
 
 export interface OneTimeToken {
   hash: string;
-  purpose: 'password_reset' | 'magic_link' | 'email_verify' | 'mfa' | 'webauthn' | 'invite';
+  purpose: 'password_reset' | 'magic_link' | 'email_verify' | 'mfa' | 'webauthn' | 'invite' | 'oidc';
   userId: string | null;
   /** Purpose-specific: the address to verify, the rd to return to, a challenge. */
   data: string | null;
@@ -143,6 +143,21 @@ export interface AuditQuery {
   /** Events with an id below this one: the cursor of the next page. */
   before?: number;
   limit: number;
+}
+
+/** An account's identity at another provider (SPEC section 12): the pair (issuer, subject), never an address. */
+export interface OidcIdentity {
+  issuer: string;
+  subject: string;
+  /** The `oidc_providers` entry it came through. */
+  providerId: string;
+  userId: string;
+  /** The address the provider vouched for at the last sign-in, if any (shown on the account page). */
+  email: string | null;
+  /** The groups this identity added to the account at its last sign-in (oidc/accounts.ts, mergeGroups). */
+  groups: string[];
+  createdAt: number;
+  lastUsedAt: number | null;
 }
 
 /** A standing connection that hears what other replicas announce; see Store.watchRevocations. */
@@ -351,6 +366,29 @@ export interface Store {
   /** Drops audit events before `before` (the retention); returns how many. */
   pruneAuditEvents(before: number): Promise<number>;
 
+  findOidcIdentity(issuer: string, subject: string): Promise<OidcIdentity | undefined>;
+  listOidcIdentities(userId: string): Promise<OidcIdentity[]>;
+  /** Throws StoreConflict('identity') when the pair is linked already (to any account). */
+  linkOidcIdentity(identity: { issuer: string; subject: string; providerId: string; userId: string; email: string | null; now: number }): Promise<void>;
+  /**
+   * Removes the link only while the account keeps another way to sign in (a password, a
+   * passkey or another link), decided in the database; false when it did not.
+   */
+  unlinkOidcIdentity(userId: string, issuer: string, subject: string): Promise<boolean>;
+  /**
+   * A sign-in through the identity: its email and use time, and the account's groups with
+   * `computeGroups(current groups, groups the identity added last time)`, which returns the
+   * account's new groups and the ones the identity adds now. Returns the updated user.
+   */
+  signInWithOidcIdentity(
+    identity: { issuer: string; subject: string; email: string | null; now: number },
+    computeGroups: (current: string[], previous: string[]) => { groups: string[]; added: string[] },
+  ): Promise<User | undefined>;
+  /** Remembers that a gatehouse session came from a provider's session, for back-channel logout. */
+  recordOidcSession(link: { sessionId: string; issuer: string; subject: string; sid: string | null }): Promise<void>;
+  /** The live gatehouse sessions that came from the provider's session `sid`, or from any session of `subject`. */
+  findOidcSessions(issuer: string, match: { subject?: string; sid?: string }): Promise<string[]>;
+
   /** In the order they were added; the last one signs. */
   listSigningKeys(): Promise<SigningKey[]>;
   /** Adds a key; with `onlyIfNone`, only when the table is empty (first start, racing replicas). */
@@ -366,7 +404,7 @@ export class StoreUnavailable extends Error {
 
 /** A unique field is already taken. */
 export class StoreConflict extends Error {
-  constructor(readonly field: 'username' | 'email' | 'credential') {
+  constructor(readonly field: 'username' | 'email' | 'credential' | 'identity') {
     super(`${field} is taken`);
   }
 }

@@ -141,4 +141,24 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_events_user ON audit_events(user_id, id);
    CREATE INDEX audit_events_type ON audit_events(type, id);
    CREATE INDEX audit_events_at ON audit_events(at);`,
+  `CREATE TABLE oidc_identities (
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     provider_id TEXT NOT NULL,
+     user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     email TEXT,
+     groups TEXT NOT NULL DEFAULT '[]',
+     created_at BIGINT NOT NULL,
+     last_used_at BIGINT,
+     PRIMARY KEY (issuer, subject)
+   );
+   CREATE INDEX oidc_identities_user ON oidc_identities(user_id);
+   CREATE TABLE oidc_sessions (
+     session_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+     issuer TEXT NOT NULL,
+     subject TEXT NOT NULL,
+     sid TEXT
+   );
+   CREATE INDEX oidc_sessions_subject ON oidc_sessions(issuer, subject);
+   CREATE INDEX oidc_sessions_sid ON oidc_sessions(issuer, sid);`,
 ];
