@@ -90,7 +90,7 @@ export class Accounts {
         now: this.deps.clock.now(),
       });
       const { actor, address } = input.by ?? { actor: selfActor(user), address: input.address };
-      await this.deps.audit.record({ type: 'user_registered', user, actor, address, details: { admin: user.groups.includes('admins'), groups: user.groups } });
+      await this.deps.audit.record({ type: 'user_registered', user, actor, address, details: { admin: user.groups.includes('admins') } });
       return user;
     } catch (error) {
       if (error instanceof StoreConflict) throw fail(`${error.field}_taken`, `That ${error.field} is already taken.`);
