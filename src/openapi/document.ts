@@ -36,7 +36,7 @@ const SURFACE_ANSWERS: Record<string, { description: string; codes: readonly Err
 
 const DESCRIPTION = `gatehouse is an authentication proxy. Its own endpoints live under \`/_auth/\`; in proxy mode (\`upstream\` set) every other path is judged by the access rules and forwarded with identity headers (see \`components.responses.ProxyRefusal\` for its refusals). The management port's \`/healthz\`, \`/readyz\` and \`/metrics\` are not part of this document.
 
-Every GET also answers HEAD. Errors are JSON \`{"error","message"}\`; \`error\` is one of \`components.schemas.ErrorCode\`, and each operation lists the codes it can answer, by status.
+Every GET also answers HEAD. Errors are JSON \`{"error","message"}\`; \`error\` is one of \`components.schemas.ErrorCode\`, and each operation lists the codes it can answer, by status. The browser steps of signing in with another provider answer their refusals as a page instead, the codes listed in the answer's \`x-error-codes\`.
 
 Same-origin rule: a POST, PUT, PATCH or DELETE whose \`Origin\` is neither \`public_url\`'s origin nor the request's own host is refused with 403 \`origin_forbidden\` (no \`Origin\`, as from API clients, passes). A form post (\`application/x-www-form-urlencoded\`) must also carry the \`csrf\` field of the page it came from, equal to the \`gatehouse_csrf\` cookie (\`__Host-gatehouse_csrf\` when cookies are secure), else 403 \`csrf_failed\`. JSON needs no token: a browser cannot send it cross-site without a CORS preflight.
 
@@ -86,7 +86,7 @@ export function errorsOf(route: Route, operation: Operation): ErrorCode[] {
   }
   if (UNSAFE.has(route.method)) codes.add('origin_forbidden');
   if (operation.body) BODY_ERRORS.forEach((code) => codes.add(code));
-  if (operation.body?.form) codes.add('csrf_failed');
+  if (operation.body?.form === true) codes.add('csrf_failed');
   operation.errors.forEach((code) => codes.add(code));
   return [...codes];
 }
@@ -117,7 +117,8 @@ function parameters(route: Route, operation: Operation): Record<string, unknown>
 
 function requestBody(body: NonNullable<Operation['body']>): Record<string, unknown> {
   const content: Record<string, unknown> = { 'application/json': { schema: body.schema } };
-  if (body.form) content['application/x-www-form-urlencoded'] = { schema: { allOf: [body.schema], properties: { csrf: csrfField }, required: ['csrf'] } };
+  if (body.form === true) content['application/x-www-form-urlencoded'] = { schema: { allOf: [body.schema], properties: { csrf: csrfField }, required: ['csrf'] } };
+  if (body.form === 'without-csrf') content['application/x-www-form-urlencoded'] = { schema: body.schema };
   return { required: !body.optional, content };
 }
 
@@ -138,7 +139,15 @@ function responses(operation: Operation, codes: readonly ErrorCode[]): Record<st
     }
     if (operation.errorPages) ((out[status]!['content'] ??= {}) as Record<string, unknown>)['text/html'] = { schema: string('The form again, with the message.') };
   }
+  for (const [status, group] of byStatus(operation.pageErrors ?? [])) addErrorPage((out[status] ??= { description: '' }), group);
   return out;
+}
+
+/** Codes answered as a page saying why: listed in the description and, for programs, in `x-error-codes`. */
+function addErrorPage(response: Record<string, unknown>, codes: readonly ErrorCode[]): void {
+  response['description'] = [response['description'], `A page saying why:\n\n${listed(codes)}`].filter(Boolean).join('\n\n');
+  ((response['content'] ??= {}) as Record<string, unknown>)['text/html'] = { schema: string('A page with the message.') };
+  response['x-error-codes'] = [...((response['x-error-codes'] as ErrorCode[] | undefined) ?? []), ...codes];
 }
 
 function answerObject(answer: Answer): Record<string, unknown> {
@@ -162,11 +171,12 @@ function byStatus(codes: readonly ErrorCode[]): Map<number, ErrorCode[]> {
   return new Map([...groups].sort(([a], [b]) => a - b));
 }
 
+const listed = (codes: readonly ErrorCode[]) => codes.map((code) => `- \`${code}\`: ${ERRORS[code].message}`).join('\n');
+
 /** A JSON error answer whose `error` is one of `codes`. */
 function errorResponse(description: string, codes: readonly ErrorCode[]): Record<string, unknown> {
-  const listed = codes.map((code) => `- \`${code}\`: ${ERRORS[code].message}`).join('\n');
   return {
-    description: [description, listed].filter(Boolean).join('\n\n'),
+    description: [description, listed(codes)].filter(Boolean).join('\n\n'),
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error', properties: { error: { enum: codes } } } } },
   };
 }

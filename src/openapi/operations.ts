@@ -30,12 +30,17 @@ export interface Operation {
   session?: 'optional';
   /** Query parameters (all optional strings): name → description. */
   query?: Record<string, string>;
-  /** A JSON body; with `form`, also a urlencoded form with the same fields and `csrf`; `optional` when it may be left out. */
-  body?: { schema: Schema; form?: true; optional?: true };
+  /**
+   * A JSON body; with `form`, also a urlencoded form with the same fields and `csrf` (`form: 'without-csrf'`:
+   * posted by another server, not from a page); `optional` when it may be left out.
+   */
+  body?: { schema: Schema; form?: true | 'without-csrf'; optional?: true };
   answers: Record<number, Answer>;
   errors: readonly ErrorCode[];
   /** A form post's errors come back as the form page again, with the message and the error's status. */
   errorPages?: true;
+  /** Codes the handler answers as an HTML page saying why (at the code's status), never as JSON: a browser's step. */
+  pageErrors?: readonly ErrorCode[];
 }
 
 export type Operations = Readonly<Record<string, Operation>>;
@@ -46,6 +51,8 @@ const json = (description: string, schema: Schema): Answer => ({ description, js
 const signInAnswer: Answer = json('Signed in: the token body and the session cookie; or, when a second factor is due, the pending state (no session yet).', ref('SignInResult'));
 const rdQuery = { rd: 'Where to go after signing in; followed only when safe, else `/`.' };
 const tokenQuery = { token: 'The single-use token from the mail.' };
+const pageQuery = { limit: 'How many, 1 to 200 (default 50).', cursor: 'The `next_cursor` of the page before.' };
+const done = (description: string): Answer => ({ description });
 
 export const OPERATIONS: Operations = {
   'GET /': {
@@ -75,20 +82,20 @@ export const OPERATIONS: Operations = {
   'GET /_auth/register': {
     tag: 'sign-in',
     summary: 'The registration page',
-    query: rdQuery,
-    answers: { 200: page('The registration form.'), 403: page('Registration is closed.') },
+    query: { ...rdQuery, invite: 'The token of an invitation link: the form then registers whatever `registration` says.' },
+    answers: { 200: page('The registration form.'), 403: page('Registration is closed, or the invitation is invalid, expired or used.') },
     errors: [],
   },
   'POST /_auth/register': {
     tag: 'sign-in',
     summary: 'Create an account',
-    description: 'The first account on an empty database may always register and becomes administrator. Limited per client address.',
+    description: 'The first account on an empty database may always register and becomes administrator. With `invite`, registers whatever `registration` says, into the invitation\'s groups; an invitation that names an address takes only that one, as confirmed. Limited per client address.',
     body: { schema: ref('Registration'), form: true },
     answers: {
       201: { description: 'Registered and signed in (the token body), or, when the address must be confirmed first, `{"verification_required":true}` and no tokens (a form: a page).', json: { oneOf: [ref('TokenBody'), object({ verification_required: { const: true } })] }, html: true },
       303: redirect('A form post: registered and signed in, to `rd`.'),
     },
-    errors: ['missing_field', 'invalid_field', 'invalid_input', 'email_required', 'registration_closed', 'registration_domain_not_allowed', 'username_taken', 'email_taken', 'breached_password', 'too_many_requests'],
+    errors: ['missing_field', 'invalid_field', 'invalid_input', 'email_required', 'registration_closed', 'registration_domain_not_allowed', 'invite_invalid', 'username_taken', 'email_taken', 'breached_password', 'too_many_requests'],
     errorPages: true,
   },
   'POST /_auth/refresh': {
@@ -374,5 +381,159 @@ export const OPERATIONS: Operations = {
     summary: 'The scripts of gatehouse\'s own pages',
     answers: { 200: { description: 'A JavaScript module.', media: { 'text/javascript': string() } } },
     errors: ['not_found'],
+  },
+  'GET /_auth/account/oidc': {
+    tag: 'providers',
+    summary: 'The providers linked to the caller\'s account',
+    answers: { 200: json('One entry per linked provider.', ref('OidcIdentities')) },
+    errors: [],
+  },
+  'DELETE /_auth/account/oidc/{id}': {
+    tag: 'providers',
+    summary: 'Unlink a provider from the caller\'s account',
+    description: 'Never the account\'s last way to sign in.',
+    answers: { 200: json('Unlinked.', status('unlinked')) },
+    errors: ['not_found', 'oidc_last_sign_in_method'],
+  },
+  'GET /_auth/oidc/{id}/start': {
+    tag: 'providers',
+    summary: 'Start signing in with a provider (or linking it to the account)',
+    description: 'The authorization code flow with PKCE; `state` and `nonce` are bound to this browser by a cookie. A refusal is a page saying why.',
+    session: 'optional',
+    query: { ...rdQuery, link: '`1`: link the provider to the signed-in account (needs a sign-in of the last ten minutes); `rd` defaults to the account page.' },
+    answers: { 302: redirect('To the provider\'s authorization endpoint; or, to link without a recent sign-in, to the login page first.') },
+    errors: [],
+    pageErrors: ['oidc_unknown_provider', 'too_many_requests', 'oidc_provider_unreachable'],
+  },
+  'GET /_auth/oidc/{id}/callback': {
+    tag: 'providers',
+    summary: 'Where the provider sends the browser back',
+    description: 'The state, the code and the ID token are checked; then a sign-in (the first one may create the account), or the link the start asked for. A refusal is a page saying why, and a log line with the reason.',
+    session: 'optional',
+    query: { state: 'From the start.', code: 'The authorization code.', error: 'The provider\'s refusal, instead of a code.' },
+    answers: { 303: redirect('Signed in: to `rd`, or on to the second-factor page when the provider requires the local one. Linked: to `rd`.') },
+    errors: [],
+    pageErrors: [
+      'oidc_unknown_provider',
+      'oidc_state_invalid',
+      'oidc_provider_error',
+      'oidc_token_invalid',
+      'oidc_token_expired',
+      'oidc_email_unverified',
+      'oidc_domain_not_allowed',
+      'oidc_group_not_allowed',
+      'oidc_registration_closed',
+      'oidc_account_disabled',
+      'oidc_email_in_use',
+      'oidc_already_linked',
+      'identity_taken',
+      'oidc_provider_unreachable',
+    ],
+  },
+  'POST /_auth/oidc/backchannel-logout': {
+    tag: 'providers',
+    summary: 'A provider\'s session ended: end the sessions that came from it',
+    description: 'OpenID Connect Back-Channel Logout 1.0, posted by the provider (so a form needs no CSRF token). Ends the sessions signed in through that provider session (`sid`), or every one of the person\'s through that provider (`sub` alone); 200 also when none is live.',
+    body: { schema: fields({ logout_token: string('A logout token (a JWT) signed by a configured provider.', { maxLength: 16_384 }) }), form: 'without-csrf' },
+    answers: { 200: json('Accepted; the sessions are ended.', status('logged_out')) },
+    errors: ['missing_field', 'invalid_field', 'oidc_logout_token_invalid'],
+  },
+  'GET /_auth/admin/users': {
+    tag: 'administration',
+    summary: 'Find users, by username order',
+    query: { query: 'Part of the username or email address.', group: 'Only members of this group.', ...pageQuery },
+    answers: { 200: json('One page of users.', ref('AdminUsers')) },
+    errors: ['invalid_field'],
+  },
+  'POST /_auth/admin/users': {
+    tag: 'administration',
+    summary: 'Add a user',
+    description: 'The address counts as confirmed (an administrator set it). Without a password, the answer holds a single-use link (valid seven days) where the person sets one.',
+    body: { schema: fields({ username: string(undefined, { maxLength: 256 }), 'email?': string(undefined, { maxLength: 320 }), 'groups?': { type: 'array', items: string(), maxItems: 50 }, 'password?': string('At least 10 characters.', { maxLength: 8192 }) }) },
+    answers: { 201: json('Added.', ref('AdminNewUser')) },
+    errors: ['missing_field', 'invalid_field', 'invalid_input', 'breached_password', 'username_taken', 'email_taken'],
+  },
+  'GET /_auth/admin/users/{id}': {
+    tag: 'administration',
+    summary: 'One user: profile, groups, second factors, lock-out and live sessions',
+    answers: { 200: json('The user.', ref('AdminUserDetails')) },
+    errors: ['user_not_found'],
+  },
+  'PATCH /_auth/admin/users/{id}': {
+    tag: 'administration',
+    summary: 'Disable or enable a user',
+    description: 'Disabling ends every session of the user; never the last enabled administrator.',
+    body: { schema: fields({ disabled: { type: 'boolean' } }) },
+    answers: { 200: json('The user as it is now.', ref('AdminUser')) },
+    errors: ['missing_field', 'invalid_field', 'user_not_found', 'last_admin'],
+  },
+  'DELETE /_auth/admin/users/{id}': {
+    tag: 'administration',
+    summary: 'Delete a user, their sessions and credentials',
+    description: 'Never the last enabled administrator.',
+    answers: { 204: done('Deleted.') },
+    errors: ['user_not_found', 'last_admin'],
+  },
+  'POST /_auth/admin/users/{id}/unban': {
+    tag: 'administration',
+    summary: 'Lift the lock-out that failed sign-ins put on a user',
+    answers: { 204: done('Lifted (or there was none).') },
+    errors: ['user_not_found'],
+  },
+  'DELETE /_auth/admin/users/{id}/factors': {
+    tag: 'administration',
+    summary: 'Remove a user\'s TOTP, recovery codes and passkeys',
+    answers: { 204: done('Removed.') },
+    errors: ['user_not_found'],
+  },
+  'PUT /_auth/admin/users/{id}/groups/{group}': {
+    tag: 'administration',
+    summary: 'Add a user to a group (`admins`: make them an administrator)',
+    description: 'Idempotent. A group name has 1 to 64 of A-Z, a-z, 0-9, `.`, `_`, `-`.',
+    answers: { 204: done('The user is in the group.') },
+    errors: ['invalid_field', 'user_not_found'],
+  },
+  'DELETE /_auth/admin/users/{id}/groups/{group}': {
+    tag: 'administration',
+    summary: 'Remove a user from a group',
+    description: 'Idempotent; never the last enabled administrator from `admins`.',
+    answers: { 204: done('The user is not in the group.') },
+    errors: ['invalid_field', 'user_not_found', 'last_admin'],
+  },
+  'GET /_auth/admin/groups': {
+    tag: 'administration',
+    summary: 'The groups that have members, by name',
+    query: pageQuery,
+    answers: { 200: json('One page of groups, each with its number of members.', ref('AdminGroups')) },
+    errors: ['invalid_field'],
+  },
+  'GET /_auth/admin/sessions': {
+    tag: 'administration',
+    summary: 'Live sessions, newest first',
+    query: { user: 'Only this user\'s (an id).', ...pageQuery },
+    answers: { 200: json('One page of sessions.', ref('AdminSessions')) },
+    errors: ['invalid_field', 'user_not_found'],
+  },
+  'DELETE /_auth/admin/sessions/{id}': {
+    tag: 'administration',
+    summary: 'End a live session',
+    description: 'At once on this instance, within `trust_window` everywhere.',
+    answers: { 204: done('Ended.') },
+    errors: ['session_not_found'],
+  },
+  'POST /_auth/admin/invites': {
+    tag: 'administration',
+    summary: 'Make a single-use invitation link to register',
+    description: 'The link registers whatever `registration` says, into `groups`; with `email`, only that address, as confirmed.',
+    body: { schema: fields({ 'email?': string(undefined, { maxLength: 320 }), 'groups?': { type: 'array', items: string(), maxItems: 50 }, 'ttl?': string('How long the link lives, 1h to 30d (default 7d).', { maxLength: 32 }) }) },
+    answers: { 201: json('The link (to the registration page).', ref('Invite')) },
+    errors: ['invalid_field', 'invalid_input'],
+  },
+  'GET /_auth/admin/audit': {
+    tag: 'administration',
+    summary: 'The audit log, newest first',
+    query: { user: 'Only events about this user (an id).', type: 'Only events of this type, such as `login_failed`.', since: 'Only events since: a duration back (`1h`, `7d`) or an ISO 8601 time.', ...pageQuery },
+    answers: { 200: json('One page of events.', ref('AuditEvents')) },
+    errors: ['invalid_field'],
   },
 };

@@ -35,6 +35,25 @@ export const flag = (description: string): Schema => ({ description, oneOf: [{ t
 export const csrfField: Schema = string('The CSRF token of the page the form came from; it must equal the gatehouse_csrf cookie.');
 export const rdField = string('Where to go afterwards; followed only when safe (SPEC section 5), else `/`.');
 
+const deviceField = string('Browser and OS from the user agent at sign-in, e.g. "Chrome 131 on Linux"; "unknown" when none.');
+const addressField = nullable(string('The client address at sign-in.'));
+const nextCursor = nullable(string('Opaque: pass as `cursor` for the next page; null on the last page.'));
+/** A list page of the admin API: `{"<name>":[…],"next_cursor"}`. */
+const listPage = (name: string, items: Schema): Schema => object({ [name]: { type: 'array', items }, next_cursor: nextCursor });
+
+/** A user as every admin answer shows one (SPEC section 11). */
+const ADMIN_USER: Record<string, Schema> = {
+  id: string(),
+  username: string(),
+  email: nullable(string()),
+  email_verified: { type: 'boolean' },
+  display_name: nullable(string()),
+  groups: { type: 'array', items: string() },
+  disabled: { type: 'boolean' },
+  created_at: dateTime(),
+};
+const LINK: Record<string, Schema> = { url: string('Single use.', { format: 'uri' }), expires_at: dateTime() };
+
 export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   Error: {
     type: 'object',
@@ -85,6 +104,7 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
     username: string(undefined, { maxLength: 256 }),
     password: string('At least 10 characters.', { maxLength: 8192 }),
     'email?': string(undefined, { format: 'email', maxLength: 320 }),
+    'invite?': string('The token of an invitation link: registers whatever `registration` says, with its groups (and only its address, when it names one).', { maxLength: 64 }),
     'rd?': rdField,
   }),
   RefreshTokenBody: fields({ 'refresh_token?': string('Or the session cookie.', { maxLength: 512 }) }),
@@ -95,7 +115,38 @@ export const COMPONENT_SCHEMAS: Record<string, Schema> = {
   Sessions: object({
     sessions: {
       type: 'array',
-      items: object({ id: string(), created_at: dateTime(), last_used_at: dateTime(), current: { type: 'boolean' } }),
+      items: object({ id: string(), device: deviceField, address: addressField, created_at: dateTime(), last_used_at: dateTime(), current: { type: 'boolean' } }),
+    },
+  }),
+  AdminUser: object(ADMIN_USER),
+  AdminUsers: listPage('users', ref('AdminUser')),
+  AdminNewUser: object({ ...ADMIN_USER, 'invite?': { ...object(LINK), description: 'Without a password: a link to the password-reset page, where the person sets one.' } }),
+  AdminUserDetails: object({
+    ...ADMIN_USER,
+    factors: object({ password: { type: 'boolean' }, totp: { type: 'boolean' }, recovery_codes: { type: 'integer', minimum: 0 }, passkeys: { type: 'integer', minimum: 0 } }),
+    banned_until: nullable(dateTime('Until when sign-ins are refused after failed guesses; null when they are not.')),
+    sessions: { type: 'array', items: ref('AdminSession') },
+  }),
+  AdminSession: object({ id: string(), user: object({ id: string(), username: string() }), device: deviceField, address: addressField, created_at: dateTime(), last_used_at: dateTime() }),
+  AdminSessions: listPage('sessions', ref('AdminSession')),
+  AdminGroups: listPage('groups', object({ name: string(), members: { type: 'integer', minimum: 1 } })),
+  Invite: object(LINK),
+  AuditEvents: listPage(
+    'events',
+    object({
+      id: { type: 'integer', minimum: 1 },
+      at: dateTime(),
+      type: string('Such as `login_failed` or `user_disabled`.'),
+      user: nullable(object({ id: string(), username: nullable(string()) })),
+      actor: { oneOf: [object({ kind: { enum: ['user', 'admin'] }, id: string(), username: string() }), object({ kind: { enum: ['cli', 'system'] } })] },
+      address: nullable(string()),
+      details: { type: 'object', description: 'What the event type records beside.' },
+    }),
+  ),
+  OidcIdentities: object({
+    identities: {
+      type: 'array',
+      items: object({ provider: string('The provider id.'), name: string(), email: nullable(string('The address the provider vouched for at the last sign-in.')), linked_at: dateTime(), last_used_at: nullable(dateTime()) }),
     },
   }),
   Passkeys: object({
