@@ -7,15 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { generate } from 'otplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ERRORS, type ErrorCode } from '../../src/errors.js';
 import { signedIn } from '../../src/handlers/common.js';
 import { buildDocument, errorsOf } from '../../src/openapi/document.js';
 import { OPERATIONS } from '../../src/openapi/operations.js';
 import { routes, type Route } from '../../src/routes.js';
 import type { Scope } from '../../src/scope.js';
-import { cookieHeader, cookiesOf, formCsrf, PASSWORD, postForm, rawRequest, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
-import { apiDocument, checked, expectDocumented, liveAnswer } from '../helpers/openapi.js';
+import { cookieHeader, cookiesOf, formCsrf, PASSWORD, postForm, postJson, rawRequest, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { apiDocument, checked, expectDocumented, liveAnswer, type LiveAnswer } from '../helpers/openapi.js';
+import { browse, CookieJar, freePort, passProviderPages, startTestIdp, type TestIdp } from '../helpers/oidc-provider.js';
 import { softPasskey } from '../helpers/soft-passkey.js';
 
 const SECRETS = {
@@ -431,6 +432,76 @@ describe('live answers, as the document describes them', () => {
     expect(events.json()['events']).toContainEqual(expect.objectContaining({ type: 'session_revoked', user: { id, username: someone.username } }));
     expect((await ask('GET', '/_auth/admin/audit', '/_auth/admin/audit', { bearer })).json()['events']).not.toHaveLength(0);
     expect((await ask('GET', '/_auth/admin/audit', '/_auth/admin/audit?since=yesterday', { bearer })).status).toBe(400);
+  });
+
+  describe('signing in with another provider', () => {
+    let setup: { gate: TestGatehouse; idp: TestIdp };
+    const askIt = asker(() => setup.gate.url);
+    const documented = async (template: string, res: Response) => {
+      expectDocumented('GET', template, await liveAnswer(res));
+      return res;
+    };
+    const callbackOf = (url: string) => url.startsWith(`${setup.gate.url}/_auth/oidc/idp/callback`);
+
+    beforeAll(async () => {
+      const port = await freePort();
+      const url = `http://127.0.0.1:${port}`;
+      const idp = await startTestIdp({ gatehouseUrl: url, accounts: { alice: { email: 'alice@example.com', email_verified: true, preferred_username: 'alice' }, bob: { preferred_username: 'bob' } } });
+      process.env['GATEHOUSE_OPENAPI_IDP_SECRET'] = idp.clientSecret;
+      const provider = { id: 'idp', name: 'Test Provider', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: 'GATEHOUSE_OPENAPI_IDP_SECRET' };
+      setup = { gate: await startTestGatehouse({ listen: `127.0.0.1:${port}`, public_url: url, registration: 'open', oidc_providers: [provider] }), idp };
+      await registerUser(setup.gate, 'first-admin');
+    });
+    afterAll(async () => {
+      await setup?.gate.close();
+      await setup?.idp.close();
+    });
+
+    it('start, callback, linked providers, back-channel logout', async () => {
+      const { gate } = setup;
+      const jar = new CookieJar();
+      const start = await documented('/_auth/oidc/{id}/start', await browse(jar, `${gate.url}/_auth/oidc/idp/start?rd=/after`));
+      expect(start.status).toBe(302);
+      expect((await askIt('GET', '/_auth/oidc/{id}/start', '/_auth/oidc/nobody/start', { headers: { accept: 'text/html' } })).status).toBe(404);
+      const callback = await passProviderPages(jar, start.headers.get('location')!, 'alice', callbackOf);
+      expect((await documented('/_auth/oidc/{id}/callback', await browse(jar, callback))).status).toBe(303);
+      expect((await askIt('GET', '/_auth/oidc/{id}/callback', '/_auth/oidc/idp/callback?code=made-up')).status).toBe(400);
+
+      const cookie = jar.header(gate.url);
+      expect((await askIt('GET', '/_auth/account/oidc', '/_auth/account/oidc', { headers: { cookie } })).json()['identities']).toEqual([expect.objectContaining({ provider: 'idp' })]);
+      expect((await askIt('GET', '/_auth/account/oidc', '/_auth/account/oidc')).status).toBe(401);
+      // A provider-made account has no password: its only way in stays.
+      expect((await askIt('DELETE', '/_auth/account/oidc/{id}', '/_auth/account/oidc/idp', { headers: { cookie } })).json()['error']).toBe('oidc_last_sign_in_method');
+
+      // Linking, from an account with a password signed in just now: the callback of a link, then unlinking.
+      const local = await registerUser(gate);
+      const mine = new CookieJar();
+      mine.store(gate.url, await postJson(`${gate.url}/_auth/login`, { username: local.username, password: PASSWORD }));
+      const link = await browse(mine, `${gate.url}/_auth/oidc/idp/start?link=1`);
+      const linkCallback = await passProviderPages(mine, link.headers.get('location')!, 'bob', callbackOf);
+      expect((await documented('/_auth/oidc/{id}/callback', await browse(mine, linkCallback))).status).toBe(303);
+      expect((await askIt('DELETE', '/_auth/account/oidc/{id}', '/_auth/account/oidc/idp', { headers: { cookie: mine.header(gate.url) } })).status).toBe(200);
+      expect((await askIt('DELETE', '/_auth/account/oidc/{id}', '/_auth/account/oidc/idp', { headers: { cookie: mine.header(gate.url) } })).status).toBe(404);
+
+      // The provider posts the logout token itself: its answer is read on the way back.
+      const answers: LiveAnswer[] = [];
+      const realFetch = globalThis.fetch;
+      const spy = vi.spyOn(globalThis, 'fetch').mockImplementation(async (input, init) => {
+        const res = await realFetch(input, init);
+        if (String(input).endsWith('/_auth/oidc/backchannel-logout')) answers.push(await liveAnswer(res.clone()));
+        return res;
+      });
+      try {
+        await setup.idp.backchannelLogout('alice', 'some-provider-session');
+      } finally {
+        spy.mockRestore();
+      }
+      expect(answers.map((answer) => answer.status)).toEqual([200]);
+      expectDocumented('POST', '/_auth/oidc/backchannel-logout', answers[0]!);
+      const form = { body: new URLSearchParams({ logout_token: 'not-a-jwt' }), headers: { 'content-type': 'application/x-www-form-urlencoded' } };
+      expect((await askIt('POST', '/_auth/oidc/backchannel-logout', '/_auth/oidc/backchannel-logout', form)).json()['error']).toBe('oidc_logout_token_invalid');
+      expect((await askIt('POST', '/_auth/oidc/backchannel-logout', '/_auth/oidc/backchannel-logout', { json: {} })).json()['error']).toBe('missing_field');
+    });
   });
 
   it('checked a success and an error of every operation', () => {
