@@ -33,6 +33,7 @@ import { addToGroup, deleteUser, listGroups, listUsers, removeFromGroup, resetFa
 import { listSessions, revokeSession } from './handlers/admin-sessions.js';
 import { addUser, inviteSomeone } from './handlers/admin-invites.js';
 import { listAuditEvents } from './handlers/admin-audit.js';
+import { adminPageAction, showAdminPage } from './handlers/admin-page.js';
 import { backchannelLogout, listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
 
 export interface Route {
@@ -109,6 +110,8 @@ export const routes: readonly Route[] = [
   { method: 'PUT', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: addToGroup },
   { method: 'DELETE', path: '/_auth/admin/users/{id}/groups/{group}', before: [signedInAdmin], handler: removeFromGroup },
   { method: 'GET', path: '/_auth/admin/groups', before: [signedInAdmin], handler: listGroups },
+  { method: 'GET', path: '/_auth/admin', handler: showAdminPage },
+  { method: 'POST', path: '/_auth/admin', before: [signedInAdmin], handler: adminPageAction },
   { method: 'GET', path: '/_auth/admin/audit', before: [signedInAdmin], handler: listAuditEvents },
 ];
 
