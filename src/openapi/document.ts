@@ -86,7 +86,7 @@ export function errorsOf(route: Route, operation: Operation): ErrorCode[] {
   }
   if (UNSAFE.has(route.method)) codes.add('origin_forbidden');
   if (operation.body) BODY_ERRORS.forEach((code) => codes.add(code));
-  if (operation.body?.form === true) codes.add('csrf_failed');
+  if (operation.body?.form === true || operation.body?.form === 'only') codes.add('csrf_failed');
   operation.errors.forEach((code) => codes.add(code));
   return [...codes];
 }
@@ -116,9 +116,10 @@ function parameters(route: Route, operation: Operation): Record<string, unknown>
 }
 
 function requestBody(body: NonNullable<Operation['body']>): Record<string, unknown> {
-  const content: Record<string, unknown> = { 'application/json': { schema: body.schema } };
-  if (body.form === true) content['application/x-www-form-urlencoded'] = { schema: { allOf: [body.schema], properties: { csrf: csrfField }, required: ['csrf'] } };
+  const content: Record<string, unknown> = {};
+  if (body.form !== 'only') content['application/json'] = { schema: body.schema };
   if (body.form === 'without-csrf') content['application/x-www-form-urlencoded'] = { schema: body.schema };
+  else if (body.form) content['application/x-www-form-urlencoded'] = { schema: { allOf: [body.schema], properties: { csrf: csrfField }, required: ['csrf'] } };
   return { required: !body.optional, content };
 }
 

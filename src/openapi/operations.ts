@@ -31,10 +31,10 @@ export interface Operation {
   /** Query parameters (all optional strings): name → description. */
   query?: Record<string, string>;
   /**
-   * A JSON body; with `form`, also a urlencoded form with the same fields and `csrf` (`form: 'without-csrf'`:
-   * posted by another server, not from a page); `optional` when it may be left out.
+   * A JSON body; with `form`, also a urlencoded form with the same fields and `csrf` (`'only'`: the form
+   * alone; `'without-csrf'`: posted by another server, not from a page); `optional` when it may be left out.
    */
-  body?: { schema: Schema; form?: true | 'without-csrf'; optional?: true };
+  body?: { schema: Schema; form?: true | 'only' | 'without-csrf'; optional?: true };
   answers: Record<number, Answer>;
   errors: readonly ErrorCode[];
   /** A form post's errors come back as the form page again, with the message and the error's status. */
@@ -437,6 +437,48 @@ export const OPERATIONS: Operations = {
     body: { schema: fields({ logout_token: string('A logout token (a JWT) signed by a configured provider.', { maxLength: 16_384 }) }), form: 'without-csrf' },
     answers: { 200: json('Accepted; the sessions are ended.', status('logged_out')) },
     errors: ['missing_field', 'invalid_field', 'oidc_logout_token_invalid'],
+  },
+  'GET /_auth/admin': {
+    tag: 'administration',
+    summary: 'The admin page: find people, and one person\'s groups, factors, lock-out, sessions and recent events',
+    session: 'optional',
+    query: {
+      query: 'Part of the username or email address.',
+      group: 'Only members of this group.',
+      after: 'The list goes on after this username (the page\'s "next" link).',
+      user: 'The id of the person to show.',
+      notice: 'What the last action did (a key the page names).',
+      error: 'Why the last action was refused (a code of the catalogue).',
+    },
+    answers: {
+      200: page('The page.'),
+      302: redirect('Not signed in: to the login page.'),
+      403: page('Not an administrator: who is signed in, and a way to switch account.'),
+    },
+    errors: ['invalid_field'],
+  },
+  'POST /_auth/admin': {
+    tag: 'administration',
+    summary: 'An action of the admin page',
+    description: 'The same rules as the JSON API. A refused action comes back to the page with `error`.',
+    body: {
+      schema: fields({
+        action: { enum: ['add_group', 'remove_group', 'disable', 'enable', 'delete', 'unban', 'reset_factors', 'revoke_session', 'revoke_sessions', 'add_user', 'invite'] },
+        'user?': string('The id of the person acted on (every action but add_user and invite).', { maxLength: 128 }),
+        'group?': string('add_group, remove_group.', { maxLength: 64 }),
+        'session?': string('revoke_session: one of the person\'s sessions.', { maxLength: 128 }),
+        'confirm?': string('delete: `yes`, the ticked box.'),
+        'username?': string('add_user.', { maxLength: 256 }),
+        'email?': string('add_user, invite.', { maxLength: 320 }),
+        'groups?': string('add_user, invite: comma-separated group names.', { maxLength: 4000 }),
+      }),
+      form: 'only',
+    },
+    answers: {
+      200: page('add_user and invite: the page, showing the new single-use link once.'),
+      303: redirect('Back to the page, with `notice` (done) or `error` (refused), and the person acted on.'),
+    },
+    errors: ['missing_field', 'invalid_field'],
   },
   'GET /_auth/admin/users': {
     tag: 'administration',

@@ -434,6 +434,31 @@ describe('live answers, as the document describes them', () => {
     expect((await ask('GET', '/_auth/admin/audit', '/_auth/admin/audit?since=yesterday', { bearer })).status).toBe(400);
   });
 
+  it('the admin page and its forms', async () => {
+    const bearer = user.access_token;
+    const someone = await registerUser(gate);
+    const id = (await gate.services.store.findUserByLogin(someone.username))!.id;
+    expect((await ask('GET', '/_auth/admin', `/_auth/admin?user=${id}&query=a&notice=enabled`, { bearer })).status).toBe(200);
+    expect((await ask('GET', '/_auth/admin', '/_auth/admin')).status).toBe(302);
+    expect((await ask('GET', '/_auth/admin', '/_auth/admin', { bearer: someone.access_token })).status).toBe(403);
+    expect((await ask('GET', '/_auth/admin', '/_auth/admin?group=no%20spaces', { bearer })).json()['error']).toBe('invalid_field');
+    await unCanonical('/_auth/admin');
+
+    const { cookie, token } = await formCsrf(gate);
+    const form = (fields: Record<string, string>, who = bearer) => ({ bearer: who, body: new URLSearchParams({ csrf: token, ...fields }), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    const done = await ask('POST', '/_auth/admin', '/_auth/admin', form({ action: 'add_group', user: id, group: 'team' }));
+    expect(done.res.headers.get('location')).toBe(`/_auth/admin?user=${id}&notice=group_added`);
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', form({ action: 'unban', user: 'no-such-user' }))).res.headers.get('location')).toBe('/_auth/admin?user=no-such-user&error=user_not_found');
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', form({ action: 'invite', groups: 'team' }))).status).toBe(200);
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', form({ user: id }))).json()['error']).toBe('missing_field');
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', form({ action: 'unban', user: id, csrf: 'forged' }))).json()['error']).toBe('csrf_failed');
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', { bearer, json: { action: 'unban', user: id } })).status).toBe(415);
+    // Not `someone`: the group change above stopped trusting their tokens minted before it.
+    const member = await registerUser(gate);
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', form({ action: 'unban', user: id }, member.access_token))).json()['error']).toBe('admin_required');
+    expect((await ask('POST', '/_auth/admin', '/_auth/admin', { body: new URLSearchParams({ csrf: token, action: 'unban', user: id }), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } })).status).toBe(401);
+  });
+
   describe('signing in with another provider', () => {
     let setup: { gate: TestGatehouse; idp: TestIdp };
     const askIt = asker(() => setup.gate.url);
