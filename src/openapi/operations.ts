@@ -52,7 +52,7 @@ const signInAnswer: Answer = json('Signed in: the token body and the session coo
 const rdQuery = { rd: 'Where to go after signing in; followed only when safe, else `/`.' };
 const tokenQuery = { token: 'The single-use token from the mail.' };
 const pageQuery = { limit: 'How many, 1 to 200 (default 50).', cursor: 'The `next_cursor` of the page before.' };
-const done = (description: string): Answer => ({ description });
+const noBody = (description: string): Answer => ({ description });
 
 export const OPERATIONS: Operations = {
   'GET /': {
@@ -513,33 +513,33 @@ export const OPERATIONS: Operations = {
     tag: 'administration',
     summary: 'Delete a user, their sessions and credentials',
     description: 'Never the last enabled administrator.',
-    answers: { 204: done('Deleted.') },
+    answers: { 204: noBody('Deleted.') },
     errors: ['user_not_found', 'last_admin'],
   },
   'POST /_auth/admin/users/{id}/unban': {
     tag: 'administration',
     summary: 'Lift the lock-out that failed sign-ins put on a user',
-    answers: { 204: done('Lifted (or there was none).') },
+    answers: { 204: noBody('Lifted (or there was none).') },
     errors: ['user_not_found'],
   },
   'DELETE /_auth/admin/users/{id}/factors': {
     tag: 'administration',
     summary: 'Remove a user\'s TOTP, recovery codes and passkeys',
-    answers: { 204: done('Removed.') },
+    answers: { 204: noBody('Removed.') },
     errors: ['user_not_found'],
   },
   'PUT /_auth/admin/users/{id}/groups/{group}': {
     tag: 'administration',
     summary: 'Add a user to a group (`admins`: make them an administrator)',
     description: 'Idempotent. A group name has 1 to 64 of A-Z, a-z, 0-9, `.`, `_`, `-`.',
-    answers: { 204: done('The user is in the group.') },
+    answers: { 204: noBody('The user is in the group.') },
     errors: ['invalid_field', 'user_not_found'],
   },
   'DELETE /_auth/admin/users/{id}/groups/{group}': {
     tag: 'administration',
     summary: 'Remove a user from a group',
     description: 'Idempotent; never the last enabled administrator from `admins`.',
-    answers: { 204: done('The user is not in the group.') },
+    answers: { 204: noBody('The user is not in the group.') },
     errors: ['invalid_field', 'user_not_found', 'last_admin'],
   },
   'GET /_auth/admin/groups': {
@@ -560,7 +560,7 @@ export const OPERATIONS: Operations = {
     tag: 'administration',
     summary: 'End a live session',
     description: 'At once on this instance, within `trust_window` everywhere.',
-    answers: { 204: done('Ended.') },
+    answers: { 204: noBody('Ended.') },
     errors: ['session_not_found'],
   },
   'POST /_auth/admin/invites': {
