@@ -83,8 +83,11 @@ describe('the people commands beside a running server', () => {
     expect(shown).toMatch(/^banned until:\s+\d{4}-/m);
     expect(await ok('user', 'unban', 'carol')).toContain('lifted');
     expect(await ok('user', 'show', 'carol')).toMatch(/^banned until:\s+-$/m);
-    expect((await login('carol')).status).toBe(200);
-    expect(await ok('user', 'show', 'carol')).toMatch(/^sessions:\s+1$/m);
+    const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+    expect((await postJson(`${server.url}/_auth/login`, { username: 'carol', password: PASSWORD }, { 'x-forwarded-for': '198.51.100.200', 'user-agent': chrome })).status).toBe(200);
+    const withSession = await ok('user', 'show', 'carol');
+    expect(withSession).toMatch(/^sessions:\s+1$/m);
+    expect(withSession).toMatch(/^ {2}\S+\tChrome 131 on Linux\t198\.51\.100\.200\tstarted \d{4}-\S+\tlast used \d{4}-/m);
     expect(await ok('user', 'reset-factors', 'carol')).toContain('removed the second factors of carol');
     expect(await ok('user', 'disable', 'carol')).toBe('carol disabled\n');
     expect(await ok('user', 'disable', 'carol')).toBe('carol was disabled already\n');
