@@ -1,9 +1,9 @@
 /** What every admin endpoint shares (SPEC section 11): how it shows a user and a session, and who is acting. */
 import type { Cause } from '../audit.js';
-import { UNKNOWN_DEVICE } from '../auth/devices.js';
 import { clientAddress } from '../auth/forwarded.js';
 import type { Scope } from '../scope.js';
 import type { Session, User } from '../store/types.js';
+import { sessionFields } from './common.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -21,14 +21,10 @@ export const userJson = (user: User) => ({
 });
 
 /** A session of `user` as every admin answer shows one. */
-export const sessionJson = (session: Session, user: { id: string; username: string }) => ({
-  id: session.id,
-  user: { id: user.id, username: user.username },
-  device: session.device ?? UNKNOWN_DEVICE,
-  address: session.address,
-  created_at: iso(session.createdAt),
-  last_used_at: iso(session.lastUsedAt),
-});
+export function sessionJson(session: Session, user: { id: string; username: string }) {
+  const { id, ...rest } = sessionFields(session);
+  return { id, user: { id: user.id, username: user.username }, ...rest };
+}
 
 /** The administrator behind a request (after the signedInAdmin step) and their client address, for the audit log. */
 export function adminCause(scope: Scope): Cause {
