@@ -179,13 +179,17 @@ interface TaskFlags {
   since?: string;
 }
 
+/** The commands that name nobody: a word after them is a mistake, never silently ignored. */
+const TAKES_NO_NAME = new Set(['invite create', 'user list', 'group list', 'sessions list', 'keys rotate', 'config check']);
+
 /** Who the command line's changes are audited as (no client address). */
 const CLI: Cause = { actor: CLI_ACTOR };
 
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
   const task = [noun, verb].filter(Boolean).join(' ');
   if (task === 'group add' || task === 'group remove') return groupMembers(services, verb === 'add', name, rest);
-  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const extra = TAKES_NO_NAME.has(task) ? name : rest[0];
+  if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
   const { store, accounts, people } = services;
   const findUser = (login: string | undefined) => userNamed(store, login, task);
   switch (task) {
@@ -213,7 +217,6 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'invite create': {
-      if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`);
       const terms = inviteTerms(flags.email, flags.groups);
       const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
       const expiresAt = new Date(invite.expiresAt).toISOString();
@@ -236,7 +239,6 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'user list': {
-      if (name) throw new UsageError(`unexpected argument: ${name}`);
       if (flags.groups.length > 1) throw new UsageError('user list takes one --group');
       const group = flags.groups[0];
       const users = everyRow((limit, after: string | undefined) => store.findUsers({ group: group && checkGroupName(group), limit, after }), (u) => loginKey(u.username));
@@ -266,7 +268,6 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'group list': {
-      if (name) throw new UsageError(`unexpected argument: ${name}`);
       for await (const group of everyRow((limit, after: string | undefined) => store.listGroups({ limit, after }), (g) => g.name)) {
         console.log(`${group.name}\t${group.members}`);
       }

@@ -51,6 +51,16 @@ describe('the people commands beside a running server', () => {
     expect(await ok('group', 'list')).not.toContain('qa');
   });
 
+  it.each([['keys', 'rotate'], ['sessions', 'list'], ['user', 'list'], ['group', 'list'], ['invite', 'create'], ['config', 'check']])(
+    'refuses a word after %s %s as a usage error (exit 2), doing nothing',
+    async (...command) => {
+      const result = await cli(...command, 'extra');
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(/^gatehouse: unexpected argument: extra\n/);
+      expect(result.stdout).toBe('');
+    },
+  );
+
   it('refuses a malformed group name and the removal of the last administrator with exit 1', async () => {
     const malformed = await cli('group', 'add', 'has space', 'bob');
     expect(malformed.status).toBe(1);
