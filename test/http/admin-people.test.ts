@@ -140,6 +140,19 @@ describe('the people administration API', () => {
     expect(second).toEqual({ groups: [{ name: 'pagers', members: 3 }], next_cursor: null });
   });
 
+  it('leads on from a page that ends with the longest username (whose key NFKC makes 18 times as long)', async () => {
+    const longest = '\uFDFA'.repeat(64);
+    await registerUser(gate, longest);
+    expect((await call(gate, 'PUT', `/_auth/admin/users/${await idOf(gate, longest)}/groups/ligatures`, { token: admin })).status).toBe(204);
+    await registerUser(gate, '가나다');
+    expect((await call(gate, 'PUT', `/_auth/admin/users/${await idOf(gate, '가나다')}/groups/ligatures`, { token: admin })).status).toBe(204);
+    const first = await (await call(gate, 'GET', '/_auth/admin/users?group=ligatures&limit=1', { token: admin })).json();
+    expect(first.users.map((u: { username: string }) => u.username)).toEqual([longest]);
+    const res = await call(gate, 'GET', `/_auth/admin/users?group=ligatures&limit=1&cursor=${first.next_cursor}`, { token: admin });
+    expect(res.status).toBe(200);
+    expect((await res.json()).users.map((u: { username: string }) => u.username)).toEqual(['가나다']);
+  });
+
   it('shows an account an administrator made without an address as unconfirmed, in the list and alone', async () => {
     const res = await call(gate, 'POST', '/_auth/admin/users', { token: admin, body: { username: 'noaddress', password: PASSWORD } });
     expect(res.status).toBe(201);
