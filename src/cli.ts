@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { stringify as toYaml } from 'yaml';
-import { CLI_ACTOR, parseSince } from './audit.js';
+import { CLI_ACTOR, parseSince, type Cause } from './audit.js';
 import { generateSigningKey } from './auth/tokens.js';
 import { systemClock } from './clock.js';
 import { loadConfig, redactedConfig, SETTINGS, type Config } from './config.js';
@@ -16,12 +16,13 @@ import { createServices, type Services } from './services.js';
 import { openDatabase, openSqlStore } from './store/sql-store.js';
 import { CopyRefused, copyStore } from './store/copy.js';
 import { databaseUrl } from './config-values.js';
-import { checkGroupName } from './admin/people.js';
-import { loginKey, type GroupCount, type Store, type StoredAuditEvent, type User } from './store/types.js';
-import { endAllSessions, endSession, liveSessions, sessionJson } from './handlers/admin-sessions.js';
+import { checkGroupName, checkGroupNames } from './admin/groups.js';
+import { loginKey, type Store, type StoredAuditEvent, type User } from './store/types.js';
+import { sessionJson } from './handlers/admin-common.js';
+import { endAllSessions, endSession, liveSessions } from './handlers/admin-sessions.js';
 import { passwordLink } from './handlers/admin-invites.js';
-import { checkGroups, createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
-import { MAX_LIMIT, type Position } from './handlers/paging.js';
+import { createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
+import { MAX_LIMIT } from './handlers/paging.js';
 
 const USAGE = `usage: gatehouse <command> [--config FILE] [--setting value ...]
 
@@ -178,17 +179,19 @@ interface TaskFlags {
   since?: string;
 }
 
-const CLI = { actor: CLI_ACTOR };
+/** The commands that name nobody: a word after them is a mistake, never silently ignored. */
+const TAKES_NO_NAME = new Set(['invite create', 'user list', 'group list', 'sessions list', 'keys rotate', 'config check']);
+
+/** Who the command line's changes are audited as (no client address). */
+const CLI: Cause = { actor: CLI_ACTOR };
 
 async function runTask(services: Services, [noun, verb, name, ...rest]: string[], flags: TaskFlags): Promise<number> {
   const task = [noun, verb].filter(Boolean).join(' ');
   if (task === 'group add' || task === 'group remove') return groupMembers(services, verb === 'add', name, rest);
-  if (rest.length > 0) throw new UsageError(`unexpected argument: ${rest[0]}`);
+  const extra = TAKES_NO_NAME.has(task) ? name : rest[0];
+  if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
   const { store, accounts, people } = services;
-  const findUser = async (username: string | undefined) => {
-    if (!username) throw new UsageError(`${task} needs a user name`);
-    return userNamed(store, username);
-  };
+  const findUser = (login: string | undefined) => userNamed(store, login, task);
   switch (task) {
     case 'user add': {
       if (!name) throw new UsageError('user add needs a user name');
@@ -200,7 +203,7 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
         email: flags.email,
         password,
         admin: flags.admin,
-        groups: checkGroups(flags.groups),
+        groups: checkGroupNames(flags.groups),
         // An address an administrator sets counts as confirmed (SPEC section 5).
         emailVerified: true,
         by: CLI,
@@ -214,11 +217,10 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'invite create': {
-      if (name !== undefined) throw new UsageError(`unexpected argument: ${name}`);
       const terms = inviteTerms(flags.email, flags.groups);
       const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
       const expiresAt = new Date(invite.expiresAt).toISOString();
-      await services.audit.record({ type: 'invite_created', actor: CLI_ACTOR, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
+      await services.audit.record({ type: 'invite_created', ...CLI, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
       console.log(invite.url);
       console.log(`single use, expires ${expiresAt}`);
       return 0;
@@ -237,10 +239,10 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'user list': {
-      if (name) throw new UsageError(`unexpected argument: ${name}`);
       if (flags.groups.length > 1) throw new UsageError('user list takes one --group');
       const group = flags.groups[0];
-      for await (const u of allUsers(store, group && checkGroupName(group))) {
+      const users = everyRow((limit, after: string | undefined) => store.findUsers({ group: group && checkGroupName(group), limit, after }), (u) => loginKey(u.username));
+      for await (const u of users) {
         console.log([u.username, u.email ?? '-', u.groups.join(',') || '-', u.disabled ? 'disabled' : 'active', u.id].join('\t'));
       }
       return 0;
@@ -266,38 +268,41 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       return 0;
     }
     case 'group list': {
-      if (name) throw new UsageError(`unexpected argument: ${name}`);
-      for await (const group of allGroups(store)) console.log(`${group.name}\t${group.members}`);
+      for await (const group of everyRow((limit, after: string | undefined) => store.listGroups({ limit, after }), (g) => g.name)) {
+        console.log(`${group.name}\t${group.members}`);
+      }
       return 0;
     }
     case 'sessions list': {
       const found = flags.user === undefined ? undefined : await findUser(flags.user);
       const rows: string[][] = [];
-      let after: Position | undefined;
-      do {
-        const page = await liveSessions(services, { userId: found?.id, limit: MAX_LIMIT, after });
-        for (const s of page.sessions.map(sessionJson)) rows.push([s.id, s.user.username, s.device, s.address ?? '-', s.created_at, s.last_used_at]);
-        after = page.next;
-      } while (after);
+      const sessions = everyRow(
+        (limit, after: { createdAt: number; id: string } | undefined) => liveSessions(services, { userId: found?.id, limit, after }),
+        (last) => ({ createdAt: last.createdAt, id: last.id }),
+      );
+      for await (const listed of sessions) {
+        const s = sessionJson(listed, { id: listed.userId, username: listed.username });
+        rows.push([s.id, s.user.username, s.device, s.address ?? '-', s.created_at, s.last_used_at]);
+      }
       console.log(table(['ID', 'USER', 'DEVICE', 'ADDRESS', 'CREATED', 'LAST USED'], rows));
       return 0;
     }
     case 'sessions revoke': {
       if (flags.id !== undefined) {
         if (flags.user !== undefined || name !== undefined) throw new UsageError('sessions revoke takes --id or --user, not both');
-        if (!(await endSession(services, flags.id, CLI_ACTOR))) throw new HttpError('session_not_found', `no live session ${flags.id}`);
+        if (!(await endSession(services, flags.id, CLI))) throw new HttpError('session_not_found', `no live session ${flags.id}`);
         console.log(`ended session ${flags.id}`);
         return 0;
       }
       const found = await findUser(flags.user ?? name);
-      const ended = await endAllSessions(services, found, CLI_ACTOR);
+      const ended = await endAllSessions(services, found, CLI);
       console.log(`ended ${ended} session(s) of ${found.username}`);
       return 0;
     }
     case 'keys rotate': {
       const key = await generateSigningKey(Date.now());
       await store.addSigningKey(key);
-      await services.audit.record({ type: 'signing_key_added', actor: CLI_ACTOR, details: { kid: key.kid } });
+      await services.audit.record({ type: 'signing_key_added', ...CLI, details: { kid: key.kid } });
       console.log(`added signing key ${key.kid}; running instances sign with it within 30s`);
       return 0;
     }
@@ -308,28 +313,21 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
   }
 }
 
-async function userNamed(store: Store, login: string): Promise<User> {
+/** The user a command names by username or email; a usage error when it names none. */
+async function userNamed(store: Store, login: string | undefined, task: string): Promise<User> {
+  if (!login) throw new UsageError(`${task} needs a user name`);
   const found = await store.findUserByLogin(login);
   if (!found) throw new HttpError('user_not_found', `no user named ${login}`);
   return found;
 }
 
-/** Every user (of the group), page by page. */
-async function* allUsers(store: Store, group: string | undefined): AsyncGenerator<User> {
-  for (let after: string | undefined; ; ) {
-    const page = await store.findUsers({ group, limit: 200, after });
-    yield* page;
-    if (page.length < 200) return;
-    after = loginKey(page.at(-1)!.username);
-  }
-}
-
-async function* allGroups(store: Store): AsyncGenerator<GroupCount> {
-  for (let after: string | undefined; ; ) {
-    const page = await store.listGroups({ limit: 200, after });
-    yield* page;
-    if (page.length < 200) return;
-    after = page.at(-1)!.name;
+/** Every row of a keyset-paged list, a page at a time (a long list is never held whole). */
+async function* everyRow<T, P>(page: (limit: number, after: P | undefined) => Promise<T[]>, positionOf: (last: T) => P): AsyncGenerator<T> {
+  for (let after: P | undefined; ; ) {
+    const rows = await page(MAX_LIMIT, after);
+    yield* rows;
+    if (rows.length < MAX_LIMIT) return;
+    after = positionOf(rows.at(-1)!);
   }
 }
 
@@ -349,7 +347,9 @@ async function showUser({ people }: Services, user: User): Promise<number> {
     ['sessions', String(sessions.length)],
   ];
   for (const [label, value] of lines) console.log(`${`${label}:`.padEnd(14)}${value}`);
-  for (const session of sessions) console.log(`  ${session.id}\tstarted ${iso(session.createdAt)}\tlast used ${iso(session.lastUsedAt)}`);
+  for (const s of sessions.map((session) => sessionJson(session, user))) {
+    console.log(`  ${s.id}\t${s.device}\t${s.address ?? '-'}\tstarted ${s.created_at}\tlast used ${s.last_used_at}`);
+  }
   return 0;
 }
 
@@ -361,7 +361,7 @@ async function groupMembers({ store, people }: Services, add: boolean, group: st
   if (!group || logins.length === 0) throw new UsageError(`group ${add ? 'add' : 'remove'} needs a group and at least one user`);
   checkGroupName(group);
   const users: User[] = [];
-  for (const login of logins) users.push(await userNamed(store, login));
+  for (const login of logins) users.push(await userNamed(store, login, 'group'));
   for (const user of users) {
     const changed = await (add ? people.addToGroup(CLI, user, group) : people.removeFromGroup(CLI, user, group)).catch((error: unknown) => {
       // The users before this one are changed (and reported above): say which one stopped it.
@@ -380,20 +380,16 @@ function table(header: string[], rows: string[][]): string {
   return [header, ...rows].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Every matching event, newest first, a page at a time (a long log is never held whole). */
+/** Every matching event, newest first. */
 async function printAudit({ store, clock }: Services, flags: TaskFlags): Promise<number> {
   const since = flags.since === undefined ? undefined : parseSince(flags.since, clock.now());
   if (flags.since !== undefined && since === undefined) throw new UsageError('--since is a duration (30m, 1h, 7d) or an ISO 8601 time');
   // A deleted user is found by the name the events recorded.
   const found = flags.user === undefined ? undefined : await store.findUserByLogin(flags.user);
   const who = flags.user === undefined ? {} : found ? { userId: found.id } : { username: flags.user };
-  let before: number | undefined;
-  for (;;) {
-    const page = await store.listAuditEvents({ ...who, type: flags.type, since, before, limit: 500 });
-    for (const event of page) console.log(auditLine(event));
-    if (page.length < 500) return 0;
-    before = page.at(-1)!.id;
-  }
+  const events = everyRow((limit, before: number | undefined) => store.listAuditEvents({ ...who, type: flags.type, since, before, limit }), (last) => last.id);
+  for await (const event of events) console.log(auditLine(event));
+  return 0;
 }
 
 /** One event as a line of tab-separated columns; `-` for what it lacks. */

@@ -10,7 +10,8 @@ import type { RevocationList } from '../auth/revocations.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Throttle } from '../auth/throttle.js';
 import { hasPassword } from '../auth/passwords.js';
-import { GROUP_NAME, type GuardedChange, type Session, type Store, type User } from '../store/types.js';
+import type { GuardedChange, Session, Store, User } from '../store/types.js';
+import { checkGroupName } from './groups.js';
 
 export interface PeopleDeps {
   store: Store;
@@ -19,16 +20,6 @@ export interface PeopleDeps {
   throttle: Throttle;
   audit: AuditLog;
   clock: Clock;
-}
-
-/** Who asked, and from where (the client address of an API call; none for the CLI). */
-export type Origin = Cause;
-
-/** 400 for a group name outside 1–64 of A-Z a-z 0-9 . _ - (names keep the case given), or one of dots alone. */
-export function checkGroupName(group: string): string {
-  // '.' and '..' would be dot segments in /_auth/admin/users/{id}/groups/{group}: no URL could name them.
-  if (!GROUP_NAME.test(group) || group === '.' || group === '..') throw fail('invalid_field', 'A group name has 1 to 64 letters (A-Z, a-z), digits, dots, dashes and underscores.');
-  return group;
 }
 
 /** The store's answer to a guarded change, as the error a caller sees; true when something changed. */
@@ -65,58 +56,58 @@ export class People {
   }
 
   /** Adds the user to the group; false when they were in it already. */
-  addToGroup(origin: Origin, user: User, group: string): Promise<boolean> {
-    return this.#setGroupMember(origin, user, checkGroupName(group), true);
+  addToGroup(cause: Cause, user: User, group: string): Promise<boolean> {
+    return this.#setGroupMember(cause, user, checkGroupName(group), true);
   }
 
   /** Removes the user from the group; false when they were not in it. */
-  removeFromGroup(origin: Origin, user: User, group: string): Promise<boolean> {
-    return this.#setGroupMember(origin, user, checkGroupName(group), false);
+  removeFromGroup(cause: Cause, user: User, group: string): Promise<boolean> {
+    return this.#setGroupMember(cause, user, checkGroupName(group), false);
   }
 
   /**
    * The user's tokens minted before the change stop being trusted here at once (and
    * elsewhere as the mark arrives), without ending the session: it refreshes into the new groups.
    */
-  async #setGroupMember(origin: Origin, user: User, group: string, member: boolean): Promise<boolean> {
+  async #setGroupMember(cause: Cause, user: User, group: string, member: boolean): Promise<boolean> {
     const now = this.deps.clock.now();
     const { result, sessionIds } = await this.deps.store.setGroupMember({ userId: user.id, group, member, now });
     if (!outcome(result)) return false;
     this.deps.revocations.claimsChanged(sessionIds.map((sessionId) => ({ sessionId, at: now })));
-    await this.#record(origin, member ? 'group_added' : 'group_removed', user, { group });
+    await this.#record(cause, member ? 'group_added' : 'group_removed', user, { group });
     return true;
   }
 
   /** Disabling ends every session of the user; false when it was so already. */
-  async setDisabled(origin: Origin, user: User, disabled: boolean): Promise<boolean> {
+  async setDisabled(cause: Cause, user: User, disabled: boolean): Promise<boolean> {
     if (!outcome(await this.deps.store.setDisabledKeepingAdmin(user.id, disabled))) return false;
     if (disabled) await this.deps.sessions.endAllOfUser(user.id, 'user_disabled');
-    await this.#record(origin, disabled ? 'user_disabled' : 'user_enabled', user);
+    await this.#record(cause, disabled ? 'user_disabled' : 'user_enabled', user);
     return true;
   }
 
   /** The user, their credentials and sessions go; their tunnels close (through the revocation listeners). */
-  async delete(origin: Origin, user: User): Promise<void> {
+  async delete(cause: Cause, user: User): Promise<void> {
     const { result, sessionIds } = await this.deps.store.deleteUserKeepingAdmin(user.id, this.deps.clock.now());
     outcome(result);
     this.deps.revocations.add(sessionIds);
-    await this.#record(origin, 'user_deleted', user, { sessions_ended: sessionIds.length });
+    await this.#record(cause, 'user_deleted', user, { sessions_ended: sessionIds.length });
   }
 
   /** Lifts the account's sign-in ban and its counted failures (not the bans of client addresses). */
-  async unban(origin: Origin, user: User): Promise<void> {
+  async unban(cause: Cause, user: User): Promise<void> {
     await this.deps.throttle.unbanAccount(user.id);
-    await this.#record(origin, 'user_unbanned', user);
+    await this.#record(cause, 'user_unbanned', user);
   }
 
   /** TOTP, recovery codes and passkeys gone, in one transaction: the password alone signs in. */
-  async resetFactors(origin: Origin, user: User): Promise<void> {
+  async resetFactors(cause: Cause, user: User): Promise<void> {
     await this.deps.store.resetFactors(user.id);
-    await this.#record(origin, 'factors_reset', user);
+    await this.#record(cause, 'factors_reset', user);
   }
 
   /** Awaited: an administrator's change is answered only once its audit event is stored. */
-  #record({ actor, address }: Origin, type: string, user: User, details?: Record<string, unknown>): Promise<void> {
+  #record({ actor, address }: Cause, type: string, user: User, details?: Record<string, unknown>): Promise<void> {
     return this.deps.audit.record({ type, user: whom(user), actor, address, details });
   }
 }

@@ -3,6 +3,7 @@
  * says, with the groups (and the address) an administrator chose. Only the token's hash
  * is stored; the account and the use of the invite are one transaction (Store.createUser).
  */
+import { checkGroupNames } from '../admin/groups.js';
 import { Invalid, parseDuration } from '../config-values.js';
 import type { Config } from '../config.js';
 import { fail } from '../errors.js';
@@ -14,8 +15,6 @@ const DAY = 24 * HOUR;
 export const DEFAULT_INVITE_TTL = 7 * DAY;
 /** Long enough for a weekend and a mail round trip, short enough that a forgotten link dies. */
 const INVITE_TTL = { min: HOUR, max: 30 * DAY };
-const MAX_GROUPS = 50;
-const GROUP = /^[\p{L}\p{N}\p{M}._-]{1,64}$/u;
 
 /** What an invite grants: its groups, and the one address it may register with, if it names one. */
 export interface InviteTerms {
@@ -37,20 +36,11 @@ export function inviteTtl(value: string | undefined): number {
   return ms;
 }
 
-/** Group names as labels: letters, digits, dots, dashes and underscores, 1 to 64 of them; at most 50 groups. */
-export function checkGroups(groups: unknown): string[] {
-  if (groups === undefined || groups === null) return [];
-  if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every((group) => typeof group === 'string' && GROUP.test(group))) {
-    throw fail('invalid_field', `groups must be a list of at most ${MAX_GROUPS} names of letters, digits, dots, dashes and underscores.`);
-  }
-  return [...new Set(groups as string[])];
-}
-
 /** The terms an administrator asked for, checked: 400 for an address that is not one, or bad group names. */
 export function inviteTerms(email: string | undefined, groups: unknown): InviteTerms {
   const problem = email === undefined ? undefined : emailProblem(email);
   if (problem) throw fail('invalid_input', problem);
-  return { ...(email !== undefined && { email }), groups: checkGroups(groups) };
+  return { ...(email !== undefined && { email }), groups: checkGroupNames(groups) };
 }
 
 export async function createInvite(

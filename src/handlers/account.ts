@@ -1,7 +1,6 @@
 /** Account self-service (SPEC section 7): profile, password, email, deletion, own sessions. */
 import { selfActor } from '../audit.js';
 import { emailProblem } from '../auth/accounts.js';
-import { UNKNOWN_DEVICE } from '../auth/devices.js';
 import { clientAddress } from '../auth/forwarded.js';
 import { clearedCookie, sessionCookie } from '../auth/cookies.js';
 import { hasPassword } from '../auth/passwords.js';
@@ -10,7 +9,7 @@ import { parseBody, stringField } from '../http.js';
 import { accountPage } from '../pages.js';
 import type { Scope } from '../scope.js';
 import type { User } from '../store/types.js';
-import { isRecentSignIn, loginUrl, reauthenticate, sessionClient, signedInCaller } from './common.js';
+import { isRecentSignIn, loginUrl, reauthenticate, sessionClient, sessionFields, signedInCaller } from './common.js';
 import { requestEmailChange } from './mail-links.js';
 
 /** Each change mails two addresses: an account must not become a way to mail anyone, endlessly. */
@@ -99,14 +98,7 @@ export async function listOwnSessions(scope: Scope): Promise<void> {
   const { user, sessionId } = scope.caller;
   const sessions = await scope.services.store.listUserSessions(user.id);
   scope.json(200, {
-    sessions: sessions.map((s) => ({
-      id: s.id,
-      device: s.device ?? UNKNOWN_DEVICE,
-      address: s.address,
-      created_at: new Date(s.createdAt).toISOString(),
-      last_used_at: new Date(s.lastUsedAt).toISOString(),
-      current: s.id === sessionId,
-    })),
+    sessions: sessions.map((s) => ({ ...sessionFields(s), current: s.id === sessionId })),
   });
 }
 

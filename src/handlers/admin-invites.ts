@@ -1,24 +1,12 @@
 /** Administrators' invites and new accounts (SPEC section 11): POST /_auth/admin/invites and POST /_auth/admin/users. */
-import { checkGroups, createInvite, DEFAULT_INVITE_TTL, inviteTerms, inviteTtl } from '../auth/invites.js';
-import { clientAddress } from '../auth/forwarded.js';
+import { checkGroupNames } from '../admin/groups.js';
+import { createInvite, DEFAULT_INVITE_TTL, inviteTerms, inviteTtl } from '../auth/invites.js';
 import { fail } from '../errors.js';
 import { parseBody, stringField, type Fields } from '../http.js';
 import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
-import { adminActor } from './admin-sessions.js';
-
-/** A user as every admin answer shows it. */
-export const adminUserJson = (user: User) => ({
-  id: user.id,
-  username: user.username,
-  email: user.email,
-  email_verified: user.emailVerified && user.email !== null,
-  display_name: user.displayName,
-  groups: user.groups,
-  disabled: user.disabled,
-  created_at: new Date(user.createdAt).toISOString(),
-});
+import { adminCause, userJson } from './admin-common.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -37,7 +25,7 @@ export async function inviteSomeone(scope: Scope): Promise<void> {
   const ttl = inviteTtl(stringField(fields, 'ttl', { max: 32 }));
   const { url, expiresAt } = await createInvite(services, terms, ttl);
   const details = { email: terms.email, groups: terms.groups, expires_at: iso(expiresAt) };
-  await services.audit.record({ type: 'invite_created', actor: adminActor(scope), address: clientAddress(scope.req, services.trusted), details });
+  await services.audit.record({ type: 'invite_created', ...adminCause(scope), details });
   scope.json(201, { url, expires_at: iso(expiresAt) });
 }
 
@@ -55,12 +43,12 @@ export async function addUser(scope: Scope): Promise<void> {
     username: stringField(fields, 'username', { required: true, max: 256 }),
     email,
     password,
-    groups: checkGroups(fields['groups']),
+    groups: checkGroupNames(fields['groups']),
     emailVerified: true,
-    by: { actor: adminActor(scope), address: clientAddress(scope.req, services.trusted) },
+    by: adminCause(scope),
   });
   const invite = password === undefined ? await passwordLink(services, user, DEFAULT_INVITE_TTL) : undefined;
-  scope.json(201, { ...adminUserJson(user), ...(invite && { invite: { url: invite.url, expires_at: iso(invite.expiresAt) } }) });
+  scope.json(201, { ...userJson(user), ...(invite && { invite: { url: invite.url, expires_at: iso(invite.expiresAt) } }) });
 }
 
 /** A single-use link with which a user without a password sets one (the reset page), then signs in with it. */

@@ -2,9 +2,9 @@
 import { authenticate } from '../auth/authenticate.js';
 import { clientAddress } from '../auth/forwarded.js';
 import { fail } from '../errors.js';
-import type { User } from '../store/types.js';
+import type { Session, User } from '../store/types.js';
 import type { IssuedTokens, SessionClient } from '../auth/sessions.js';
-import { describeDevice } from '../auth/devices.js';
+import { describeDevice, UNKNOWN_DEVICE } from '../auth/devices.js';
 import { safeRedirect } from '../auth/redirects.js';
 import type { ADDRESS_LIMITS } from '../auth/throttle.js';
 import type { Caller, Scope } from '../scope.js';
@@ -13,6 +13,15 @@ import type { Caller, Scope } from '../scope.js';
 export const sessionClient = (scope: Scope): SessionClient => ({
   device: describeDevice(scope.req.headers['user-agent']),
   address: clientAddress(scope.req, scope.services.trusted),
+});
+
+/** A session as people see it, on the account page and in the admin API: what `sessionClient` filed, and its times. */
+export const sessionFields = (session: Session) => ({
+  id: session.id,
+  device: session.device ?? UNKNOWN_DEVICE,
+  address: session.address,
+  created_at: new Date(session.createdAt).toISOString(),
+  last_used_at: new Date(session.lastUsedAt).toISOString(),
 });
 
 /** The JSON answer of login, registration and refresh (SPEC section 4). */

@@ -51,6 +51,16 @@ describe('the people commands beside a running server', () => {
     expect(await ok('group', 'list')).not.toContain('qa');
   });
 
+  it.each([['keys', 'rotate'], ['sessions', 'list'], ['user', 'list'], ['group', 'list'], ['invite', 'create'], ['config', 'check']])(
+    'refuses a word after %s %s as a usage error (exit 2), doing nothing',
+    async (...command) => {
+      const result = await cli(...command, 'extra');
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(/^gatehouse: unexpected argument: extra\n/);
+      expect(result.stdout).toBe('');
+    },
+  );
+
   it('refuses a malformed group name and the removal of the last administrator with exit 1', async () => {
     const malformed = await cli('group', 'add', 'has space', 'bob');
     expect(malformed.status).toBe(1);
@@ -83,8 +93,11 @@ describe('the people commands beside a running server', () => {
     expect(shown).toMatch(/^banned until:\s+\d{4}-/m);
     expect(await ok('user', 'unban', 'carol')).toContain('lifted');
     expect(await ok('user', 'show', 'carol')).toMatch(/^banned until:\s+-$/m);
-    expect((await login('carol')).status).toBe(200);
-    expect(await ok('user', 'show', 'carol')).toMatch(/^sessions:\s+1$/m);
+    const chrome = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+    expect((await postJson(`${server.url}/_auth/login`, { username: 'carol', password: PASSWORD }, { 'x-forwarded-for': '198.51.100.200', 'user-agent': chrome })).status).toBe(200);
+    const withSession = await ok('user', 'show', 'carol');
+    expect(withSession).toMatch(/^sessions:\s+1$/m);
+    expect(withSession).toMatch(/^ {2}\S+\tChrome 131 on Linux\t198\.51\.100\.200\tstarted \d{4}-\S+\tlast used \d{4}-/m);
     expect(await ok('user', 'reset-factors', 'carol')).toContain('removed the second factors of carol');
     expect(await ok('user', 'disable', 'carol')).toBe('carol disabled\n');
     expect(await ok('user', 'disable', 'carol')).toBe('carol was disabled already\n');

@@ -57,7 +57,8 @@ describe('gatehouse invite create', () => {
   it.each([
     [['--ttl', '31d'], /ttl must be a duration from 1h to 30d/],
     [['--ttl', 'soon'], /ttl must be a duration/],
-    [['--group', 'two words'], /groups must be a list/],
+    [['--group', 'two words'], /A group name has 1 to 64 letters/],
+    [['--group', 'été'], /A group name has 1 to 64 letters/],
     [['--email', 'not-an-address'], /not an email address/],
   ])('refuses %j with a clear line and exit 1', async (args, message) => {
     const result = await runCli(['invite', 'create', ...args], env);

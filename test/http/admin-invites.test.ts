@@ -103,6 +103,9 @@ describe('POST /_auth/admin/invites', () => {
     ['groups as a string', { groups: 'staff' }, 'invalid_field'],
     ['a group name with a space', { groups: ['the staff'] }, 'invalid_field'],
     ['a group that is not a string', { groups: [{}] }, 'invalid_field'],
+    // One rule for group names wherever they come in (SPEC section 11): the API could not name these in a URL path.
+    ['a group name beyond A-Z, a-z and digits', { groups: ['équipe'] }, 'invalid_field'],
+    ['a group named ..', { groups: ['staff', '..'] }, 'invalid_field'],
     ['too many groups', { groups: Array.from({ length: 51 }, (_, i) => `g${i}`) }, 'invalid_field'],
     ['an email that is not one', { email: 'not an address' }, 'invalid_input'],
     ['an email as a list', { email: ['a@example.com'] }, 'invalid_field'],
@@ -300,6 +303,7 @@ describe('POST /_auth/admin/users', () => {
     ['a username that is not a string', () => ({ username: ['x'], password: PASSWORD }), 400, 'invalid_field'],
     ['an email that is not one', () => ({ username: uniqueName(), email: 'nope' }), 400, 'invalid_input'],
     ['groups that are not a list', () => ({ username: uniqueName(), groups: 'admins' }), 400, 'invalid_field'],
+    ['a group name beyond A-Z, a-z and digits', () => ({ username: uniqueName(), password: PASSWORD, groups: ['équipe'] }), 400, 'invalid_field'],
   ])('refuses %s', async (_what, body, status, error) => {
     if (error === 'email_taken') await adminPost('/_auth/admin/users', { username: uniqueName(), email: 'taken@example.com', password: PASSWORD });
     await expectError(await adminPost('/_auth/admin/users', body()), status, error);

@@ -131,6 +131,45 @@ describe('the people administration API', () => {
     expect(groups).toEqual({ groups: [{ name: 'admins', members: 1 }, { name: 'pagers', members: 3 }], next_cursor: null });
   });
 
+  it('hands out no cursor with a last page that is full, and pages through groups by name', async () => {
+    const whole = await (await call(gate, 'GET', '/_auth/admin/users?group=pagers&limit=3', { token: admin })).json();
+    expect(whole).toEqual({ users: [expect.objectContaining({ username: 'pageA' }), expect.anything(), expect.anything()], next_cursor: null });
+    const first = await (await call(gate, 'GET', '/_auth/admin/groups?limit=1', { token: admin })).json();
+    expect(first.groups).toEqual([{ name: 'admins', members: 1 }]);
+    const second = await (await call(gate, 'GET', `/_auth/admin/groups?limit=1&cursor=${first.next_cursor}`, { token: admin })).json();
+    expect(second).toEqual({ groups: [{ name: 'pagers', members: 3 }], next_cursor: null });
+  });
+
+  it('leads on from a page that ends with the longest username (whose key NFKC makes 18 times as long)', async () => {
+    const longest = '\uFDFA'.repeat(64);
+    await registerUser(gate, longest);
+    expect((await call(gate, 'PUT', `/_auth/admin/users/${await idOf(gate, longest)}/groups/ligatures`, { token: admin })).status).toBe(204);
+    await registerUser(gate, '가나다');
+    expect((await call(gate, 'PUT', `/_auth/admin/users/${await idOf(gate, '가나다')}/groups/ligatures`, { token: admin })).status).toBe(204);
+    const first = await (await call(gate, 'GET', '/_auth/admin/users?group=ligatures&limit=1', { token: admin })).json();
+    expect(first.users.map((u: { username: string }) => u.username)).toEqual([longest]);
+    const res = await call(gate, 'GET', `/_auth/admin/users?group=ligatures&limit=1&cursor=${first.next_cursor}`, { token: admin });
+    expect(res.status).toBe(200);
+    expect((await res.json()).users.map((u: { username: string }) => u.username)).toEqual(['가나다']);
+  });
+
+  it('shows an account an administrator made without an address as unconfirmed, in the list and alone', async () => {
+    const res = await call(gate, 'POST', '/_auth/admin/users', { token: admin, body: { username: 'noaddress', password: PASSWORD } });
+    expect(res.status).toBe(201);
+    const { id } = await res.json();
+    const unconfirmed = { id, email: null, email_verified: false };
+    expect(await (await call(gate, 'GET', `/_auth/admin/users/${id}`, { token: admin })).json()).toMatchObject(unconfirmed);
+    expect((await (await call(gate, 'GET', '/_auth/admin/users?query=noaddress', { token: admin })).json()).users).toEqual([expect.objectContaining(unconfirmed)]);
+  });
+
+  it('shows the device and the client address each session of a user started from', async () => {
+    await registerUser(gate, 'traveller');
+    const headers = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36', 'x-forwarded-for': '198.51.100.23' };
+    expect((await postJson(`${gate.url}/_auth/login`, { username: 'traveller', password: PASSWORD }, headers)).status).toBe(200);
+    const shown = await (await call(gate, 'GET', `/_auth/admin/users/${await idOf(gate, 'traveller')}`, { token: admin })).json();
+    expect(shown.sessions).toContainEqual(expect.objectContaining({ device: 'Chrome 131 on Linux', address: '198.51.100.23' }));
+  });
+
   it('shows a user with factors, ban and sessions, and lifts an account ban and resets factors', async () => {
     const eve = await registerUser(gate, 'eve');
     const eveId = await idOf(gate, 'eve');

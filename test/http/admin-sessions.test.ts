@@ -170,6 +170,8 @@ describe('GET /_auth/admin/sessions', () => {
     ['cursor=bm9uc2Vuc2U'], // "nonsense"
     [`cursor=${Buffer.from('12.a.b').toString('base64url')}`],
     [`cursor=${'A'.repeat(5000)}`],
+    ['limit=5&limit=6'],
+    ['cursor=MTIuYWJ'], // "12.ab" with other unused bits than this server writes (MTIuYWI)
   ])('answers 400 invalid_field for %s', async (query) => {
     const res = await call('GET', `/_auth/admin/sessions?${query}`, admin.access_token);
     expect(res.status).toBe(400);
