@@ -3,9 +3,9 @@
  * the same rules as the JSON API and the CLI (People, endSession, invites); every action is
  * a CSRF-protected form answered by a redirect back to the page, naming what was done.
  */
-import { checkGroupName, type Origin } from '../admin/people.js';
+import { checkGroupName } from '../admin/groups.js';
+import type { Cause } from '../audit.js';
 import { checkFormToken } from '../auth/csrf.js';
-import { clientAddress } from '../auth/forwarded.js';
 import { createInvite, DEFAULT_INVITE_TTL, inviteTerms } from '../auth/invites.js';
 import { adminPage, type AdminPageInput, type AdminUserDetail } from '../admin-page.js';
 import { ERRORS, fail, HttpError, type ErrorCode } from '../errors.js';
@@ -13,7 +13,8 @@ import { parseBody, stringField, type Fields } from '../http.js';
 import { forbiddenPage } from '../pages.js';
 import type { Scope } from '../scope.js';
 import { loginKey, type User } from '../store/types.js';
-import { adminActor, endAllSessions, endSession } from './admin-sessions.js';
+import { adminCause } from './admin-common.js';
+import { endAllSessions, endSession } from './admin-sessions.js';
 import { passwordLink } from './admin-invites.js';
 import { loginUrl, signedInCaller } from './common.js';
 
@@ -112,7 +113,7 @@ export async function adminPageAction(scope: Scope): Promise<void> {
 async function act(scope: Scope, action: string, user: User, fields: Fields): Promise<Notice> {
   const { services } = scope;
   const { people } = services;
-  const origin: Origin = { actor: adminActor(scope), address: clientAddress(scope.req, services.trusted) };
+  const origin: Cause = adminCause(scope);
   switch (action) {
     case 'add_group':
       await people.addToGroup(origin, user, stringField(fields, 'group', { required: true, max: 64 }));
@@ -139,11 +140,11 @@ async function act(scope: Scope, action: string, user: User, fields: Fields): Pr
       const id = stringField(fields, 'session', { required: true, max: 128 });
       const session = await services.store.findSession(id);
       // Only a session of the person on the page: the form names both.
-      if (session?.userId !== user.id || !(await endSession(services, id, origin.actor, origin.address))) throw fail('session_not_found');
+      if (session?.userId !== user.id || !(await endSession(services, id, origin))) throw fail('session_not_found');
       return 'session_ended';
     }
     case 'revoke_sessions':
-      await endAllSessions(services, user, origin.actor, origin.address);
+      await endAllSessions(services, user, origin);
       return 'sessions_ended';
     default:
       throw fail('invalid_field', 'Unknown action.');
@@ -158,12 +159,12 @@ async function makeLink(scope: Scope, action: 'add_user' | 'invite', fields: Fie
     .split(',')
     .map((group) => group.trim())
     .filter(Boolean);
-  const by = { actor: adminActor(scope), address: clientAddress(scope.req, services.trusted) };
+  const by = adminCause(scope);
   const terms = inviteTerms(email, groups);
   let link: { url: string; expiresAt: number };
   if (action === 'invite') {
     link = await createInvite(services, terms, DEFAULT_INVITE_TTL);
-    await services.audit.record({ type: 'invite_created', ...by, details: { email: terms.email, groups: terms.groups } });
+    await services.audit.record({ type: 'invite_created', ...by, details: { email: terms.email, groups: terms.groups, expires_at: new Date(link.expiresAt).toISOString() } });
   } else {
     const username = stringField(fields, 'username', { required: true, max: 256 });
     const user = await services.accounts.register({ username, email: terms.email, groups: terms.groups, emailVerified: true, by });
