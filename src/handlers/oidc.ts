@@ -6,7 +6,6 @@
  */
 import { selfActor } from '../audit.js';
 import { clientAddress } from '../auth/forwarded.js';
-import type { IssuedTokens } from '../auth/sessions.js';
 import { fail, HttpError } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import { accountFor } from '../oidc/accounts.js';
@@ -61,9 +60,8 @@ export async function oidcCallback(scope: Scope): Promise<void> {
     const answer = await services.oidc.exchange(provider, callback, flow);
     if (flow.linkUserId) return linkIdentity(scope, provider, answer, flow);
     const user = await accountFor(services, provider, answer);
-    const started = (tokens: IssuedTokens) =>
-      services.store.recordOidcSession({ sessionId: tokens.claims.sid, issuer: answer.issuer, subject: answer.subject, sid: answer.sid });
-    const how = { rd: flow.rd, method: 'oidc', kind: 'form' as const, started };
+    const providerSession = { issuer: answer.issuer, subject: answer.subject, sid: answer.sid };
+    const how = { rd: flow.rd, method: 'oidc', kind: 'form' as const, providerSession };
     // A provider sign-in is complete by itself, unless the provider asks for the local second step too.
     if (provider.require_local_mfa) await signIn(scope, user, how);
     else await finishSignIn(scope, user, how);
