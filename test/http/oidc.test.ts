@@ -24,6 +24,7 @@ const ACCOUNTS: Record<string, AccountClaims> = {
   carol: { email: 'carol@elsewhere.org', email_verified: true, preferred_username: 'carol', groups: ['idp-dev'] },
   dave: { email: 'dave@example.com', email_verified: true, preferred_username: 'dave', groups: ['idp-ops'] },
   erin: { email: 'erin@example.com', email_verified: true, preferred_username: 'erin', realm_access: { roles: ['viewer', 'admins'] }, groups: ['idp-dev'] },
+  mallory: { email: 'mallory@example.net', email_verified: true, preferred_username: 'mallory' },
 };
 
 interface Setup {
@@ -442,6 +443,18 @@ describe('linking and unlinking providers', () => {
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: string }).error).toBe('oidc_last_sign_in_method');
     expect(await linked(jar)).toHaveLength(1);
+  });
+
+  it('drops a provider linked before the address was proven: whoever registered someone else\'s address loses that way in too', async () => {
+    // Someone registers the owner's address (unconfirmed) and links a provider account of their own.
+    const squatter = await localAccount(`owner-${uniqueName()}@example.org`);
+    expect((await link(squatter.jar, 'mallory')).status).toBe(303);
+    // The owner proves the address with a magic link.
+    const token = await setup.gate.services.oneTimeTokens.issue('magic_link', squatter.id, '/', 60_000);
+    expect((await postJson(`${setup.gate.url}/_auth/magic-link/verify`, { token })).status).toBe(200);
+    expect(await setup.gate.services.store.listOidcIdentities(squatter.id)).toEqual([]);
+    const { jar } = await signInAs(setup, 'mallory');
+    expect((await userinfo(setup.gate, jar)).body.id).not.toBe(squatter.id);
   });
 
   it('answers 401 to an unlink without a session', async () => {
