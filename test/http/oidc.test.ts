@@ -758,6 +758,19 @@ describe('groups from the provider', () => {
     }
   });
 
+  it('warns in the log when the provider leaves the groups out for too many of them (Entra ID), and grants none', async () => {
+    // What Entra ID sends for someone in more than 200 groups: a pointer to Microsoft Graph instead of the claim.
+    const overage = { ...ACCOUNTS['dave'], groups: undefined, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/dave/getMemberObjects' } } };
+    const captured = captureLog();
+    const setup = await setUpWithLog({ groups_claim: 'groups' }, { registration: 'open' }, captured.log, [], { ...ACCOUNTS, dave: overage as AccountClaims });
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { res, jar } = await signInAs(setup, 'dave');
+    expect(res.status).toBe(303);
+    expect((await userinfo(setup.gate, jar)).body.groups).toEqual([]);
+    expect(captured.lines.filter((line) => line['event'] === 'oidc_groups_overage')).toEqual([expect.objectContaining({ level: 'warn', provider: 'idp', subject: 'dave' })]);
+  });
+
   it('reads a dotted claim path and takes its values as they are without group_map, except admins', async () => {
     const setup = await setUp({ groups_claim: 'realm_access.roles' }, { registration: 'open' });
     started.push(setup);
