@@ -544,7 +544,7 @@ describe('the local second factor after a provider sign-in', () => {
     }
   });
 
-  /** A provider account that has turned TOTP on; the setup and the browser it is signed in with. */
+  /** A provider account (alice) that has turned TOTP on; the setup, and its codes for the next second steps. */
   async function withTotp(provider: Settings) {
     const setup = await setUp(provider, { registration: 'open' });
     started.push(setup);
@@ -561,7 +561,7 @@ describe('the local second factor after a provider sign-in', () => {
     setup.gate.clock.advance(31_000);
     /** A code of the factor: the authenticator app's for this step, or an unused recovery code. */
     const codeFor = async (factor: 'totp' | 'recovery') => (factor === 'totp' ? generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) }) : recoveryCodes.pop()!);
-    return { setup, secret, codeFor };
+    return { setup, codeFor };
   }
 
   /** Through the provider as alice in a fresh browser, to gatehouse's second-step page; that browser and the page's CSRF token. */
