@@ -457,6 +457,17 @@ describe('linking and unlinking providers', () => {
     expect((await userinfo(setup.gate, jar)).body.id).not.toBe(squatter.id);
   });
 
+  it('counts no link to a provider this gatehouse no longer knows as a way to sign in', async () => {
+    const { jar } = await signInAs(setup, 'erin');
+    const { id } = (await userinfo(setup.gate, jar)).body;
+    // Linked once to a provider since removed from the configuration.
+    await setup.gate.services.store.linkOidcIdentity({ issuer: 'https://gone.example', subject: 'erin', providerId: 'gone', userId: id, email: null, now: Date.now() });
+    const res = await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE', headers: { cookie: jar.header(setup.gate.url) } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toBe('oidc_last_sign_in_method');
+    expect((await signInAs(setup, 'erin')).res.status).toBe(303);
+  });
+
   it('answers 401 to an unlink without a session', async () => {
     expect((await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE' })).status).toBe(401);
   });
