@@ -41,6 +41,7 @@ function recoveryCode(): string {
   return `${raw.slice(0, 4)}-${raw.slice(4, 8)}-${raw.slice(8, 12)}-${raw.slice(12)}`;
 }
 
+/** What `begin` stored: the plain rd, or the rd with the provider session as JSON. */
 function pendingData(data: string | null): { rd: string; providerSession?: ProviderSession } {
   if (!data?.startsWith('{')) return { rd: data ?? '/' };
   return JSON.parse(data) as { rd: string; providerSession: ProviderSession };
