@@ -277,6 +277,7 @@ describe.each(backends)('Store on %s', (_name, open) => {
     await store.replaceRecoveryCodes(user.id, ['c1']);
     await store.addCredential({ id: `cred-${user.id}`, userId: user.id, publicKey: 'pk', counter: 0, transports: [], name: 'Key', createdAt: T0, lastUsedAt: null });
     await store.createOneTimeToken({ hash: `pending-${user.id}`, purpose: 'email_verify', userId: user.id, data: 'elsewhere@example.com', expiresAt: T0 + 100 });
+    await store.linkOidcIdentity({ issuer: 'https://idp.example', subject: `squatter-${user.id}`, providerId: 'idp', userId: user.id, email: null, now: T0 });
 
     expect(await store.confirmEmailWipingCredentials(user.id, 'someone-else@example.com', '!')).toBe(false);
     expect((await store.findUserById(user.id))?.passwordHash).toBe('attacker hash');
@@ -289,6 +290,7 @@ describe.each(backends)('Store on %s', (_name, open) => {
     expect(await store.useRecoveryCode(user.id, 'c1', T0)).toBe(false);
     expect(await store.listCredentials(user.id)).toEqual([]);
     expect(await store.findOneTimeToken(`pending-${user.id}`, 'email_verify', T0)).toBeUndefined();
+    expect(await store.listOidcIdentities(user.id)).toEqual([]);
   });
 
   it('wipes nothing of an account whose address is confirmed already', async () => {

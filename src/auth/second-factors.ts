@@ -15,6 +15,21 @@ import type { Throttle } from './throttle.js';
 import { newTotpSecret, otpauthUrl, totpStep } from './totp.js';
 
 export type Method = 'totp' | 'recovery' | 'webauthn';
+
+/** The provider session a sign-in came from (SPEC section 12): kept with its gatehouse session for back-channel logout. */
+export interface ProviderSession {
+  issuer: string;
+  subject: string;
+  sid: string | null;
+}
+
+/** A sign-in waiting for its second step: whose, where to afterwards, and the provider session it came from, if any. */
+export interface PendingSignIn {
+  user: User;
+  rd: string;
+  providerSession?: ProviderSession;
+}
+
 const PENDING_TTL = 5 * 60_000;
 const RECOVERY_CODES = 10;
 
@@ -24,6 +39,12 @@ const hashCode = (code: string) => sha256(code.replace(/[\s-]/g, '').toUpperCase
 function recoveryCode(): string {
   const raw = randomBytes(8).toString('hex').toUpperCase();
   return `${raw.slice(0, 4)}-${raw.slice(4, 8)}-${raw.slice(8, 12)}-${raw.slice(12)}`;
+}
+
+/** What `begin` stored: the plain rd, or the rd with the provider session as JSON. */
+function pendingData(data: string | null): { rd: string; providerSession?: ProviderSession } {
+  if (!data?.startsWith('{')) return { rd: data ?? '/' };
+  return JSON.parse(data) as { rd: string; providerSession: ProviderSession };
 }
 
 export class SecondFactors {
@@ -38,15 +59,21 @@ export class SecondFactors {
     return methods;
   }
 
-  begin(user: User, rd: string): Promise<string> {
-    return this.deps.oneTimeTokens.issue('mfa', user.id, rd, PENDING_TTL);
+  /**
+   * The pending state lives in the store, never with the browser: the provider session is
+   * what the provider said, and no request can change it. Without one, `data` is the
+   * plain rd, as it always was (an rd judged safe never starts with `{`).
+   */
+  begin(user: User, rd: string, providerSession?: ProviderSession): Promise<string> {
+    const data = providerSession ? JSON.stringify({ rd, providerSession }) : rd;
+    return this.deps.oneTimeTokens.issue('mfa', user.id, data, PENDING_TTL);
   }
 
-  /** The user and rd of a live pending sign-in, without ending it (wrong codes may be retried). */
-  async pending(mfaToken: unknown): Promise<{ user: User; rd: string } | undefined> {
+  /** The live pending sign-in, without ending it (wrong codes may be retried). */
+  async pending(mfaToken: unknown): Promise<PendingSignIn | undefined> {
     const token = await this.deps.oneTimeTokens.peek(mfaToken, 'mfa');
     const user = token?.userId ? await this.deps.store.findUserById(token.userId) : undefined;
-    return user && !user.disabled ? { user, rd: token!.data ?? '/' } : undefined;
+    return user && !user.disabled ? { user, ...pendingData(token!.data) } : undefined;
   }
 
   /** Ends the pending state; false if another request completed it first. */

@@ -37,7 +37,7 @@ const secondStep = (method: Exclude<Method, 'webauthn'>) =>
         void services.audit.record({ type: 'login_failed', user, actor: user ? selfActor(user) : SYSTEM_ACTOR, address, details: { reason: `wrong_${method}` } });
         throw fail('invalid_code');
       }
-      await finishSignIn(scope, pending.user, { rd: pending.rd, method, kind });
+      await finishSignIn(scope, pending.user, { rd: pending.rd, method, kind, providerSession: pending.providerSession });
     } catch (error) {
       if (kind !== 'form' || !(error instanceof HttpError)) throw error;
       const pending = await services.secondFactors.pending(mfaToken);

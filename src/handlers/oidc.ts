@@ -6,7 +6,7 @@
  */
 import { selfActor } from '../audit.js';
 import { clientAddress } from '../auth/forwarded.js';
-import type { IssuedTokens } from '../auth/sessions.js';
+import { hasPassword } from '../auth/passwords.js';
 import { fail, HttpError } from '../errors.js';
 import { parseBody, stringField } from '../http.js';
 import { accountFor } from '../oidc/accounts.js';
@@ -15,7 +15,7 @@ import { beginFlow, takeFlow, type Flow } from '../oidc/flow.js';
 import type { OidcProvider } from '../oidc/settings.js';
 import { messagePage } from '../pages.js';
 import type { Scope } from '../scope.js';
-import { StoreConflict } from '../store/types.js';
+import { StoreConflict, type OidcIdentity, type User } from '../store/types.js';
 import { isRecentSignIn, limitAddress, loginUrl, returnUrl, signedInCaller } from './common.js';
 import { finishSignIn, signIn } from './sign-in.js';
 
@@ -61,9 +61,8 @@ export async function oidcCallback(scope: Scope): Promise<void> {
     const answer = await services.oidc.exchange(provider, callback, flow);
     if (flow.linkUserId) return linkIdentity(scope, provider, answer, flow);
     const user = await accountFor(services, provider, answer);
-    const started = (tokens: IssuedTokens) =>
-      services.store.recordOidcSession({ sessionId: tokens.claims.sid, issuer: answer.issuer, subject: answer.subject, sid: answer.sid });
-    const how = { rd: flow.rd, method: 'oidc', kind: 'form' as const, started };
+    const providerSession = { issuer: answer.issuer, subject: answer.subject, sid: answer.sid };
+    const how = { rd: flow.rd, method: 'oidc', kind: 'form' as const, providerSession };
     // A provider sign-in is complete by itself, unless the provider asks for the local second step too.
     if (provider.require_local_mfa) await signIn(scope, user, how);
     else await finishSignIn(scope, user, how);
@@ -131,11 +130,23 @@ export async function listOwnIdentities(scope: Scope): Promise<void> {
 export async function unlinkOwnIdentity(scope: Scope): Promise<void> {
   const { store, audit, trusted } = scope.services;
   const { user } = scope.caller;
-  const identity = (await store.listOidcIdentities(user.id)).find((candidate) => candidate.providerId === scope.params['id']);
+  const identities = await store.listOidcIdentities(user.id);
+  const identity = identities.find((candidate) => candidate.providerId === scope.params['id']);
   if (!identity) throw fail('not_found');
-  if (!(await store.unlinkOidcIdentity(user.id, identity.issuer, identity.subject))) throw fail('oidc_last_sign_in_method');
+  // The store decides atomically, but counts every link, also one to a provider no longer configured.
+  const others = identities.filter((other) => other !== identity);
+  if (!(await hasWayIn(scope, user, others)) || !(await store.unlinkOidcIdentity(user.id, identity.issuer, identity.subject))) {
+    throw fail('oidc_last_sign_in_method');
+  }
   await audit.record({ type: 'oidc_unlinked', user, actor: selfActor(user), address: clientAddress(scope.req, trusted), details: { provider: identity.providerId } });
   scope.json(200, { status: 'unlinked' });
+}
+
+/** A password, a passkey, or a link to a provider this gatehouse still knows. */
+async function hasWayIn(scope: Scope, user: User, links: OidcIdentity[]): Promise<boolean> {
+  const { store, oidc } = scope.services;
+  if (hasPassword(user.passwordHash) || links.some((link) => oidc.find(link.providerId))) return true;
+  return (await store.listCredentials(user.id)).length > 0;
 }
 
 /**

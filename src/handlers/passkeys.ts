@@ -37,7 +37,7 @@ export async function passkeyLogin(scope: Scope): Promise<void> {
   const user = await services.passkeys.authenticate(fields['response'], pending?.user, clientAddress(scope.req, services.trusted));
   if (pending && !(await services.secondFactors.complete(token))) throw fail('invalid_mfa_token');
   const rd = pending?.rd ?? returnUrl(scope, fields['rd']);
-  await finishSignIn(scope, user, { rd, method: 'passkey', kind: 'json' });
+  await finishSignIn(scope, user, { rd, method: 'passkey', kind: 'json', providerSession: pending?.providerSession });
 }
 
 export async function listPasskeys(scope: Scope): Promise<void> {

@@ -6,7 +6,7 @@
 import { parseCookie, stringifySetCookie } from 'cookie';
 import { sessionCookie } from '../auth/cookies.js';
 import type { Scope } from '../scope.js';
-import type { IssuedTokens } from '../auth/sessions.js';
+import type { ProviderSession } from '../auth/second-factors.js';
 import type { User } from '../store/types.js';
 import { returnUrl, sessionClient, tokenBody } from './common.js';
 
@@ -23,8 +23,11 @@ export interface SignIn {
   kind: AnswerKind;
   /** 201 for a registration. */
   status?: number;
-  /** Told of the new session before the answer (a provider sign-in remembers where it came from). */
-  started?: (tokens: IssuedTokens) => Promise<void>;
+  /**
+   * The provider session this sign-in came from, recorded with the new session (for
+   * back-channel logout); kept in the pending state when a second step comes first.
+   */
+  providerSession?: ProviderSession;
 }
 
 /** A first factor is proven: the second step when the user has one, else a complete sign-in. */
@@ -37,11 +40,11 @@ export async function signIn(scope: Scope, user: User, how: SignIn): Promise<voi
  * If the user has a second factor, answers with the pending state and returns true:
  * JSON `{"mfa_required","mfa_token","methods"}`, or for a form, a redirect to the second-factor page.
  */
-async function answerPendingMfa(scope: Scope, user: User, { rd, kind }: SignIn): Promise<boolean> {
+async function answerPendingMfa(scope: Scope, user: User, { rd, kind, providerSession }: SignIn): Promise<boolean> {
   const { secondFactors, config } = scope.services;
   const methods = await secondFactors.methods(user);
   if (methods.length === 0) return false;
-  const mfaToken = await secondFactors.begin(user, returnUrl(scope, rd));
+  const mfaToken = await secondFactors.begin(user, returnUrl(scope, rd), providerSession);
   if (kind === 'json') {
     scope.json(200, { mfa_required: true, mfa_token: mfaToken, methods });
     return true;
@@ -52,12 +55,12 @@ async function answerPendingMfa(scope: Scope, user: User, { rd, kind }: SignIn):
 }
 
 /** A complete sign-in: failures forgiven, a session and its cookie, then the token body or a redirect to rd. */
-export async function finishSignIn(scope: Scope, user: User, { rd, method, kind, status = 200, started }: SignIn): Promise<void> {
+export async function finishSignIn(scope: Scope, user: User, { rd, method, kind, status = 200, providerSession }: SignIn): Promise<void> {
   const { services } = scope;
   const client = sessionClient(scope);
   await services.accounts.signedIn(user, method, client.address);
   const tokens = await services.sessions.start(user, client);
-  await started?.(tokens);
+  if (providerSession) await services.store.recordOidcSession({ sessionId: tokens.claims.sid, ...providerSession });
   scope.setCookie(sessionCookie(tokens, services.config));
   if (pendingFromCookie(scope) !== undefined) scope.setCookie(stringifySetCookie(MFA_COOKIE, '', { path: '/_auth', maxAge: 0 }));
   const target = returnUrl(scope, rd);

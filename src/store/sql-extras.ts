@@ -147,6 +147,8 @@ export function accountExtras(db: Db): AccountExtras {
       const counts = await db.batch([
         { sql: `DELETE FROM recovery_codes WHERE user_id = ? AND ${unconfirmed}`, args: [userId, ...guard] },
         { sql: `DELETE FROM webauthn_credentials WHERE user_id = ? AND ${unconfirmed}`, args: [userId, ...guard] },
+        // A provider linked by whoever registered the address is a way in like a password.
+        { sql: `DELETE FROM oidc_identities WHERE user_id = ? AND ${unconfirmed}`, args: [userId, ...guard] },
         { sql: `DELETE FROM one_time_tokens WHERE user_id = ? AND used_at IS NULL AND ${unconfirmed}`, args: [userId, ...guard] },
         {
           sql: `UPDATE users SET email_verified = 1, password_hash = ?, totp_secret = NULL, totp_enabled = 0, totp_last_step = NULL

@@ -254,7 +254,8 @@ export interface Store {
   /**
    * The owner of the account's unconfirmed address has proven it (SPEC section 7, pre-hijacking):
    * in one transaction, confirms `email` and removes whatever was set before it: the password
-   * (`passwordHash` takes its place), TOTP, recovery codes, passkeys and unused one-time tokens.
+   * (`passwordHash` takes its place), TOTP, recovery codes, passkeys, linked providers and unused
+   * one-time tokens.
    * Only while the account holds `email` unconfirmed; otherwise changes nothing and answers false,
    * so of two racing proofs exactly one wipes.
    */

@@ -4,6 +4,7 @@
  * cookie jar. Every failure is made by tampering with the real flow.
  */
 import { CLI_ACTOR } from '../../src/audit.js';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -13,6 +14,7 @@ import { createLogger, silentLogger, type Logger } from '../../src/log.js';
 import { openDatabase } from '../../src/store/sql-store.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
 import { browse, closeServer, CookieJar, endProviderSession, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
+import { softPasskey } from '../helpers/soft-passkey.js';
 
 const SECRET_VARIABLE = 'GATEHOUSE_TEST_IDP_SECRET';
 
@@ -22,6 +24,7 @@ const ACCOUNTS: Record<string, AccountClaims> = {
   carol: { email: 'carol@elsewhere.org', email_verified: true, preferred_username: 'carol', groups: ['idp-dev'] },
   dave: { email: 'dave@example.com', email_verified: true, preferred_username: 'dave', groups: ['idp-ops'] },
   erin: { email: 'erin@example.com', email_verified: true, preferred_username: 'erin', realm_access: { roles: ['viewer', 'admins'] }, groups: ['idp-dev'] },
+  mallory: { email: 'mallory@example.net', email_verified: true, preferred_username: 'mallory' },
 };
 
 interface Setup {
@@ -442,6 +445,29 @@ describe('linking and unlinking providers', () => {
     expect(await linked(jar)).toHaveLength(1);
   });
 
+  it('drops a provider linked before the address was proven: whoever registered someone else\'s address loses that way in too', async () => {
+    // Someone registers the owner's address (unconfirmed) and links a provider account of their own.
+    const squatter = await localAccount(`owner-${uniqueName()}@example.org`);
+    expect((await link(squatter.jar, 'mallory')).status).toBe(303);
+    // The owner proves the address with a magic link.
+    const token = await setup.gate.services.oneTimeTokens.issue('magic_link', squatter.id, '/', 60_000);
+    expect((await postJson(`${setup.gate.url}/_auth/magic-link/verify`, { token })).status).toBe(200);
+    expect(await setup.gate.services.store.listOidcIdentities(squatter.id)).toEqual([]);
+    const { jar } = await signInAs(setup, 'mallory');
+    expect((await userinfo(setup.gate, jar)).body.id).not.toBe(squatter.id);
+  });
+
+  it('counts no link to a provider this gatehouse no longer knows as a way to sign in', async () => {
+    const { jar } = await signInAs(setup, 'erin');
+    const { id } = (await userinfo(setup.gate, jar)).body;
+    // Linked once to a provider since removed from the configuration.
+    await setup.gate.services.store.linkOidcIdentity({ issuer: 'https://gone.example', subject: 'erin', providerId: 'gone', userId: id, email: null, now: Date.now() });
+    const res = await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE', headers: { cookie: jar.header(setup.gate.url) } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: string }).error).toBe('oidc_last_sign_in_method');
+    expect((await signInAs(setup, 'erin')).res.status).toBe(303);
+  });
+
   it('answers 401 to an unlink without a session', async () => {
     expect((await fetch(`${setup.gate.url}/_auth/account/oidc/idp`, { method: 'DELETE' })).status).toBe(401);
   });
@@ -529,7 +555,7 @@ describe('the local second factor after a provider sign-in', () => {
     }
   });
 
-  /** A provider account that has turned TOTP on; the setup and the browser it is signed in with. */
+  /** A provider account (alice) that has turned TOTP on; the setup, and its codes for the next second steps. */
   async function withTotp(provider: Settings) {
     const setup = await setUp(provider, { registration: 'open' });
     started.push(setup);
@@ -539,9 +565,30 @@ describe('the local second factor after a provider sign-in', () => {
       fetch(`${setup.gate.url}${path}`, { method: 'POST', headers: { cookie: jar.header(setup.gate.url), 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const { secret } = (await (await post('/_auth/totp/enroll')).json()) as { secret: string };
     const code = await generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) });
-    expect((await post('/_auth/totp/confirm', { code })).status).toBe(200);
-    return { setup, secret };
+    const confirmed = await post('/_auth/totp/confirm', { code });
+    expect(confirmed.status).toBe(200);
+    const { recovery_codes: recoveryCodes } = (await confirmed.json()) as { recovery_codes: string[] };
+    // A fresh TOTP step for the next code (each is accepted once), still well inside the ID tokens' minute.
+    setup.gate.clock.advance(31_000);
+    /** A code of the factor: the authenticator app's for this step, or an unused recovery code. */
+    const codeFor = async (factor: 'totp' | 'recovery') => (factor === 'totp' ? generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) }) : recoveryCodes.pop()!);
+    return { setup, codeFor };
   }
+
+  /** Through the provider as alice in a fresh browser, to gatehouse's second-step page; that browser and the page's CSRF token. */
+  async function toSecondStep(setup: Setup): Promise<{ jar: CookieJar; csrf: string }> {
+    const { res, jar } = await signInAs(setup, 'alice');
+    expect(res.headers.get('location')).toBe('/_auth/mfa');
+    const page = await browse(jar, `${setup.gate.url}/_auth/mfa`);
+    expect(page.status).toBe(200);
+    return { jar, csrf: /name="csrf" value="([^"]+)"/.exec(await page.text())![1]! };
+  }
+
+  /** The second step as the page's form sends it. */
+  const secondStep = (setup: Setup, { jar, csrf }: { jar: CookieJar; csrf: string }, factor: 'totp' | 'recovery', code: string, more: Record<string, string> = {}) =>
+    browse(jar, `${setup.gate.url}/_auth/mfa/${factor}`, { csrf, code, ...more });
+
+  const refresh = (setup: Setup, jar: CookieJar) => fetch(`${setup.gate.url}/_auth/refresh`, { method: 'POST', headers: { cookie: jar.header(setup.gate.url) } });
 
   it('completes a provider sign-in by itself by default, second factor or not', async () => {
     const { setup } = await withTotp({});
@@ -551,17 +598,100 @@ describe('the local second factor after a provider sign-in', () => {
   });
 
   it('asks for the local second step with require_local_mfa, and only then starts a session', async () => {
-    const { setup, secret } = await withTotp({ require_local_mfa: true });
-    setup.gate.clock.advance(31_000); // a fresh TOTP step for the second code
+    const { setup, codeFor } = await withTotp({ require_local_mfa: true });
     const { res, jar } = await signInAs(setup, 'alice');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/_auth/mfa');
     expect(jar.names(setup.gate.url)).not.toContain('gatehouse_session');
     const mfa = jar.header(setup.gate.url).match(/gatehouse_mfa=([^;]+)/)![1]!;
-    const code = await generate({ secret, epoch: Math.floor(setup.gate.clock.now() / 1000) });
-    const done = await postJson(`${setup.gate.url}/_auth/mfa/totp`, { mfa_token: mfa, code });
+    const done = await postJson(`${setup.gate.url}/_auth/mfa/totp`, { mfa_token: mfa, code: await codeFor('totp') });
     expect(done.status).toBe(200);
     expect(((await done.json()) as { redirect_to: string }).redirect_to).toBe('/after');
+  });
+
+  it.each([
+    ['a code from the authenticator app', 'totp', 'recovery'],
+    ['a recovery code', 'recovery', 'totp'],
+  ] as const)('ends a session whose second step was %s when its provider session ends (back-channel logout), and no other', async (_how, factor, otherFactor) => {
+    const { setup, codeFor } = await withTotp({ require_local_mfa: true });
+    const laptop = await toSecondStep(setup);
+    const done = await secondStep(setup, laptop, factor, await codeFor(factor));
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe('/after');
+    const phone = await toSecondStep(setup);
+    expect((await secondStep(setup, phone, otherFactor, await codeFor(otherFactor))).status).toBe(303);
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(200);
+
+    expect((await endProviderSession(laptop.jar, setup.idp.issuer)).status).toBeLessThan(400);
+    // The provider waits for gatehouse's answer to its logout token: by then the session is over here.
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(401);
+    expect((await refresh(setup, laptop.jar)).status).toBe(401);
+    expect((await userinfo(setup.gate, phone.jar)).status).toBe(200);
+  });
+
+  it('ends a session whose second step was a passkey when its provider session ends', async () => {
+    const setup = await setUp({ require_local_mfa: true }, { registration: 'open' });
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const post = (jar: CookieJar, path: string, body: unknown) => postJson(`${setup.gate.url}${path}`, body, { cookie: jar.header(setup.gate.url) });
+    // No second factor yet, so the provider's sign-in is complete by itself; then a passkey is added.
+    const { jar } = await signInAs(setup, 'alice');
+    const options = (await (await post(jar, '/_auth/webauthn/register/options', {})).json()) as { challenge: string; rp: { id: string } };
+    const passkey = softPasskey(randomBytes(32), options.rp.id, new URL(setup.gate.url).origin);
+    expect((await post(jar, '/_auth/webauthn/register/verify', { response: passkey.registration(options.challenge), name: 'Key' })).status).toBe(201);
+
+    const laptop = await signInAs(setup, 'alice');
+    expect(laptop.res.headers.get('location')).toBe('/_auth/mfa');
+    const { challenge } = (await (await post(laptop.jar, '/_auth/webauthn/login/options', {})).json()) as { challenge: string };
+    const done = await post(laptop.jar, '/_auth/webauthn/login/verify', { response: passkey.assertion(challenge) });
+    expect(done.status).toBe(200);
+    laptop.jar.store(setup.gate.url, done);
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(200);
+
+    await endProviderSession(laptop.jar, setup.idp.issuer);
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(401);
+    expect((await userinfo(setup.gate, jar)).status).toBe(200);
+  });
+
+  it('keeps the pending second step with the browser that signed in at the provider: another one cannot complete it, even with the right code', async () => {
+    const { setup, codeFor } = await withTotp({ require_local_mfa: true });
+    const { res, jar } = await signInAs(setup, 'alice');
+    // An opaque random token in a cookie no script can read; the provider session stays on the server.
+    const pendingCookie = res.headers.getSetCookie().find((line) => line.startsWith('gatehouse_mfa='))!;
+    expect(pendingCookie).toMatch(/^gatehouse_mfa=[A-Za-z0-9_-]{43};/);
+    expect(pendingCookie).toMatch(/; HttpOnly/i);
+    expect(pendingCookie).toMatch(/; Path=\/_auth/i);
+    expect(res.headers.get('location')).toBe('/_auth/mfa');
+    const code = await codeFor('totp');
+
+    const stranger = new CookieJar();
+    expect((await browse(stranger, `${setup.gate.url}/_auth/mfa`)).headers.get('location')).toBe('/_auth/login');
+    const loginPage = await (await browse(stranger, `${setup.gate.url}/_auth/login`)).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(loginPage)![1]!;
+    const byForm = await browse(stranger, `${setup.gate.url}/_auth/mfa/totp`, { csrf, code });
+    expect(byForm.headers.get('location')).toBe('/_auth/login');
+    const byJson = await postJson(`${setup.gate.url}/_auth/mfa/totp`, { code }, { cookie: stranger.header(setup.gate.url) });
+    expect(byJson.status).toBe(401);
+    expect(stranger.names(setup.gate.url)).not.toContain('gatehouse_session');
+
+    // The code was not spent on those: the browser that signed in still completes with it.
+    const page = await (await browse(jar, `${setup.gate.url}/_auth/mfa`)).text();
+    const done = await secondStep(setup, { jar, csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]! }, 'totp', code);
+    expect(done.headers.get('location')).toBe('/after');
+    expect(jar.names(setup.gate.url)).toContain('gatehouse_session');
+  });
+
+  it('records the provider session the provider named, whatever the request that completes the second step says', async () => {
+    const { setup, codeFor } = await withTotp({ require_local_mfa: true });
+    const laptop = await toSecondStep(setup);
+    const forged = { issuer: setup.idp.issuer, subject: 'bob', sid: 'forged-sid' };
+    const done = await secondStep(setup, laptop, 'totp', await codeFor('totp'), { ...forged, providerSession: JSON.stringify(forged), rd: '/elsewhere' });
+    expect(done.headers.get('location')).toBe('/after');
+    // A logout token for the forged provider session ends nothing; one for the real one ends it.
+    await setup.idp.backchannelLogout('bob', 'forged-sid');
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(200);
+    await endProviderSession(laptop.jar, setup.idp.issuer);
+    expect((await userinfo(setup.gate, laptop.jar)).status).toBe(401);
   });
 });
 
@@ -637,6 +767,19 @@ describe('groups from the provider', () => {
       await gate.close();
       await idp.close();
     }
+  });
+
+  it('warns in the log when the provider leaves the groups out for too many of them (Entra ID), and grants none', async () => {
+    // What Entra ID sends for someone in more than 200 groups: a pointer to Microsoft Graph instead of the claim.
+    const overage = { ...ACCOUNTS['dave'], groups: undefined, _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/dave/getMemberObjects' } } };
+    const captured = captureLog();
+    const setup = await setUpWithLog({ groups_claim: 'groups' }, { registration: 'open' }, captured.log, [], { ...ACCOUNTS, dave: overage as AccountClaims });
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { res, jar } = await signInAs(setup, 'dave');
+    expect(res.status).toBe(303);
+    expect((await userinfo(setup.gate, jar)).body.groups).toEqual([]);
+    expect(captured.lines.filter((line) => line['event'] === 'oidc_groups_overage')).toEqual([expect.objectContaining({ level: 'warn', provider: 'idp', subject: 'dave' })]);
   });
 
   it('reads a dotted claim path and takes its values as they are without group_map, except admins', async () => {
