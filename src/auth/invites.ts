@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import { fail } from '../errors.js';
 import { emailProblem } from './accounts.js';
 import type { OneTimeTokens } from './one-time-tokens.js';
+import { GROUP_NAME } from '../store/types.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -15,7 +16,6 @@ export const DEFAULT_INVITE_TTL = 7 * DAY;
 /** Long enough for a weekend and a mail round trip, short enough that a forgotten link dies. */
 const INVITE_TTL = { min: HOUR, max: 30 * DAY };
 const MAX_GROUPS = 50;
-const GROUP = /^[\p{L}\p{N}\p{M}._-]{1,64}$/u;
 
 /** What an invite grants: its groups, and the one address it may register with, if it names one. */
 export interface InviteTerms {
@@ -37,10 +37,16 @@ export function inviteTtl(value: string | undefined): number {
   return ms;
 }
 
-/** Group names as labels: letters, digits, dots, dashes and underscores, 1 to 64 of them; at most 50 groups. */
+/**
+ * The names the group endpoints and `gatehouse group` accept (checkGroupName): a group
+ * granted here must be one an administrator can take away again.
+ */
+const isGroupName = (group: unknown) => typeof group === 'string' && GROUP_NAME.test(group) && group !== '.' && group !== '..';
+
+/** Group names as labels: letters (A-Z, a-z), digits, dots, dashes and underscores, 1 to 64 of them; at most 50 groups. */
 export function checkGroups(groups: unknown): string[] {
   if (groups === undefined || groups === null) return [];
-  if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every((group) => typeof group === 'string' && GROUP.test(group))) {
+  if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every(isGroupName)) {
     throw fail('invalid_field', `groups must be a list of at most ${MAX_GROUPS} names of letters, digits, dots, dashes and underscores.`);
   }
   return [...new Set(groups as string[])];
