@@ -3,6 +3,7 @@
  * (SPEC sections 11 and 12): each test is a hole that was open, shown from outside.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateConfig, type RawSettings } from '../../src/config.js';
 import { PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
 
 describe('groups an administrator grants', () => {
@@ -39,5 +40,14 @@ describe('groups an administrator grants', () => {
     expect(groups).toEqual(['ops.eu-1_a']);
     const removed = await fetch(`${gate.url}/_auth/admin/users/${id}/groups/ops.eu-1_a`, { method: 'DELETE', headers: { authorization: `Bearer ${admin.access_token}` } });
     expect(removed.status).toBe(204);
+  });
+});
+
+describe('a configuration error in oidc_providers', () => {
+  it('never repeats a client_secret written inline in a mapping that should have been a list', () => {
+    const provider = { id: 'google', preset: 'google', client_id: 'app', client_secret: 'inline-secret-value' };
+    const { errors } = validateConfig(new Map([['oidc_providers', { value: provider, source: 'gatehouse.yaml' }]]) as RawSettings);
+    expect(errors?.join('\n')).toMatch(/oidc_providers.*list/);
+    expect(errors?.join('\n')).not.toContain('inline-secret-value');
   });
 });
