@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig, type RawSettings } from '../../src/config.js';
 import { PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
+import { browse, CookieJar, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
 
 describe('groups an administrator grants', () => {
   let gate: TestGatehouse;
@@ -49,5 +50,55 @@ describe('a configuration error in oidc_providers', () => {
     const { errors } = validateConfig(new Map([['oidc_providers', { value: provider, source: 'gatehouse.yaml' }]]) as RawSettings);
     expect(errors?.join('\n')).toMatch(/oidc_providers.*list/);
     expect(errors?.join('\n')).not.toContain('inline-secret-value');
+  });
+});
+
+describe('groups a provider takes away', () => {
+  const SECRET_VARIABLE = 'GATEHOUSE_ATTACK_IDP_SECRET';
+  const accounts: Record<string, AccountClaims> = { olga: { email: 'olga@example.com', email_verified: true, preferred_username: 'olga', groups: ['idp-ops'] } };
+  let gate: TestGatehouse;
+  let idp: TestIdp;
+  beforeAll(async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    idp = await startTestIdp({ gatehouseUrl: url, accounts });
+    process.env[SECRET_VARIABLE] = idp.clientSecret;
+    gate = await startTestGatehouse({
+      listen: `127.0.0.1:${port}`,
+      public_url: url,
+      access_rules: [{ path: '/ops/**', groups: ['ops'], policy: 'authenticated' }],
+      oidc_providers: [
+        { id: 'idp', name: 'Test Provider', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE, groups_claim: 'groups', group_map: { 'idp-ops': 'ops' } },
+      ],
+    });
+    await registerUser(gate, uniqueName('admin'));
+  });
+  afterAll(async () => {
+    await gate.close();
+    await idp.close();
+  });
+
+  async function signIn(jar: CookieJar): Promise<void> {
+    const start = await browse(jar, `${gate.url}/_auth/oidc/idp/start?rd=/`);
+    const callback = await passProviderPages(jar, start.headers.get('location')!, 'olga', (url) => url.startsWith(`${gate.url}/_auth/oidc/idp/callback`));
+    expect((await browse(jar, callback)).status).toBe(303);
+  }
+
+  const opsAnswer = async (jar: CookieJar) =>
+    (
+      await fetch(`${gate.url}/_auth/verify`, {
+        headers: { cookie: jar.header(gate.url), 'x-forwarded-method': 'GET', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/ops/x' },
+        redirect: 'manual',
+      })
+    ).status;
+
+  it('stops trusting the tokens of the person\'s other sessions at once, as when an administrator removes the group', async () => {
+    const laptop = new CookieJar();
+    await signIn(laptop);
+    expect(await opsAnswer(laptop)).toBe(200);
+    accounts['olga']!.groups = [];
+    gate.clock.advance(1000);
+    await signIn(new CookieJar());
+    expect(await opsAnswer(laptop)).toBe(403);
   });
 });
