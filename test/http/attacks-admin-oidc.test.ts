@@ -102,3 +102,20 @@ describe('groups a provider takes away', () => {
     expect(await opsAnswer(laptop)).toBe(403);
   });
 });
+
+describe('a provider nobody configured', () => {
+  let gate: TestGatehouse;
+  beforeAll(async () => {
+    gate = await startTestGatehouse();
+  });
+  afterAll(() => gate.close());
+
+  it.each(['start', 'callback'])('gets a 404 from /_auth/oidc/{id}/%s and writes nothing of its name into the audit log', async (step) => {
+    const name = `made-up-${'x'.repeat(8000)}`;
+    const res = await fetch(`${gate.url}/_auth/oidc/${name}/${step}?state=s&code=c`);
+    expect(res.status).toBe(404);
+    await gate.services.audit.flush();
+    const events = await gate.services.store.listAuditEvents({ limit: 50 });
+    expect(JSON.stringify(events)).not.toContain('made-up-');
+  });
+});
