@@ -10,6 +10,7 @@ import type { RevocationList } from '../auth/revocations.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Throttle } from '../auth/throttle.js';
 import { hasPassword } from '../auth/passwords.js';
+import { isLive, type SessionLimits } from '../auth/trust-window.js';
 import { GROUP_NAME, type GuardedChange, type Session, type Store, type User } from '../store/types.js';
 
 export interface PeopleDeps {
@@ -19,6 +20,7 @@ export interface PeopleDeps {
   throttle: Throttle;
   audit: AuditLog;
   clock: Clock;
+  limits: Omit<SessionLimits, 'refreshGraceMs'>;
 }
 
 /** Who asked, and from where (the client address of an API call; none for the CLI). */
@@ -61,7 +63,9 @@ export class People {
       store.listUserSessions(user.id),
     ]);
     const factors = { password: hasPassword(user.passwordHash), totp: user.totpEnabled, recoveryCodes, passkeys: passkeys.length };
-    return { factors, bannedUntil, sessions };
+    // The store keeps idle and outlived sessions until they are purged: they are over all the same.
+    const now = this.deps.clock.now();
+    return { factors, bannedUntil, sessions: sessions.filter((session) => isLive(session, now, this.deps.limits)) };
   }
 
   /** Adds the user to the group; false when they were in it already. */

@@ -119,3 +119,34 @@ describe('a provider nobody configured', () => {
     expect(JSON.stringify(events)).not.toContain('made-up-');
   });
 });
+
+describe('the sessions an administrator is shown for a user', () => {
+  let gate: TestGatehouse;
+  let admin: TokenBody & { username: string };
+  beforeAll(async () => {
+    gate = await startTestGatehouse({ idle_timeout: '1h', session_lifetime: '1d' });
+    admin = await registerUser(gate, uniqueName('admin'));
+  });
+  afterAll(() => gate.close());
+
+  const DAY = 24 * 3_600_000;
+  const sessionsOf = async (id: string) => {
+    // The administrator signs in afresh: their own session is as old as the clock says, too.
+    const login = await postJson(`${gate.url}/_auth/login`, { username: admin.username, password: PASSWORD });
+    const { access_token } = (await login.json()) as TokenBody;
+    const res = await fetch(`${gate.url}/_auth/admin/users/${id}`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { sessions: { id: string }[] }).sessions;
+  };
+
+  it.each([
+    ['idle for longer than idle_timeout', 2 * 3_600_000],
+    ['older than session_lifetime', 2 * DAY],
+  ])('leaves out a session %s, as GET /_auth/admin/sessions does', async (_what, ms) => {
+    const { username } = await registerUser(gate);
+    const id = (await gate.services.store.findUserByLogin(username))!.id;
+    expect(await sessionsOf(id)).toHaveLength(1);
+    gate.clock.advance(ms);
+    expect(await sessionsOf(id)).toEqual([]);
+  });
+});
