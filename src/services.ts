@@ -82,7 +82,7 @@ export async function createServices(base: Pick<Services, 'config' | 'store' | '
   const rules = compileRules(config.public_paths, config.access_rules);
   const trusted = trustedProxies(config.trusted_proxies);
   const isStripped = strippedHeaders(config.identity_headers, config.strip_headers);
-  const people = new People({ store, sessions, revocations, throttle, audit, clock });
+  const people = new People({ store, sessions, revocations, throttle, audit, clock, limits });
   const oidc = new ProviderClients({ providers: config.oidc_providers, publicUrl: config.public_url, clock, log });
   const oidcLogout = new LogoutTokens({ clients: oidc, clock, log });
   return { ...base, answerHeaders: answerHeaders(config), audit, people, oidc, oidcLogout, keys, tokens, verifiedTokens, revocations, sessions, passwords, accounts, throttle, oneTimeTokens, secondFactors, passkeys, mail, rules, trusted, isStripped };

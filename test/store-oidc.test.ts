@@ -85,6 +85,21 @@ describe.each(backends)('identities at other providers on %s', (_name, open) => 
     expect(await store.findOidcIdentity(ISSUER, 'groups')).toMatchObject({ groups: ['dev'], lastUsedAt: T0 + 1, email: null });
   });
 
+  it('marks the account\'s live sessions when a sign-in changes its groups, and only then', async () => {
+    const user = await newUser();
+    await link(user.id, 'marks');
+    const session = `marks-${n}`;
+    await store.createSession({ id: session, userId: user.id, refreshHash: `hash-${session}`, now: T0 });
+    const signIn = (granted: string[], now: number) => store.signInWithOidcIdentity({ issuer: ISSUER, subject: 'marks', email: null, now }, mergeGroups(granted));
+    const marksOf = async (since: number) => (await store.claimsChangedSince(since)).filter((change) => change.sessionId === session);
+    await signIn(['dev'], T0 + 10);
+    expect(await marksOf(T0)).toEqual([{ sessionId: session, at: T0 + 10 }]);
+    await signIn(['dev'], T0 + 20);
+    expect(await marksOf(T0 + 11)).toEqual([]);
+    await signIn([], T0 + 30);
+    expect(await marksOf(T0 + 11)).toEqual([{ sessionId: session, at: T0 + 30 }]);
+  });
+
   it('finds the live sessions of a provider session or subject, and forgets an identity with its account', async () => {
     const user = await newUser();
     await link(user.id, 'sessions');

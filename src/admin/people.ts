@@ -10,6 +10,7 @@ import type { RevocationList } from '../auth/revocations.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { Throttle } from '../auth/throttle.js';
 import { hasPassword } from '../auth/passwords.js';
+import { isLive, type SessionLimits } from '../auth/trust-window.js';
 import type { GuardedChange, Session, Store, User } from '../store/types.js';
 import { checkGroupName } from './groups.js';
 
@@ -20,6 +21,7 @@ export interface PeopleDeps {
   throttle: Throttle;
   audit: AuditLog;
   clock: Clock;
+  limits: Omit<SessionLimits, 'refreshGraceMs'>;
 }
 
 /** The store's answer to a guarded change, as the error a caller sees; true when something changed. */
@@ -52,7 +54,9 @@ export class People {
       store.listUserSessions(user.id),
     ]);
     const factors = { password: hasPassword(user.passwordHash), totp: user.totpEnabled, recoveryCodes, passkeys: passkeys.length };
-    return { factors, bannedUntil, sessions };
+    // The store keeps idle and outlived sessions until they are purged: they are over all the same.
+    const now = this.deps.clock.now();
+    return { factors, bannedUntil, sessions: sessions.filter((session) => isLive(session, now, this.deps.limits)) };
   }
 
   /** Adds the user to the group; false when they were in it already. */

@@ -21,6 +21,10 @@ export type RefreshDecision =
   | 'idle_timeout'
   | 'token_mismatch';
 
+/** Whether a session can still be refreshed, as far as its age and last use tell (decideRefresh). */
+export const isLive = (session: Session, now: number, limits: Omit<SessionLimits, 'refreshGraceMs'>): boolean =>
+  session.revokedAt === null && now - session.createdAt <= limits.sessionLifetimeMs && now - session.lastUsedAt <= limits.idleTimeoutMs;
+
 /** What to do with a refresh token whose SHA-256 is `presentedHash`, presented at `now`. */
 export function decideRefresh(
   session: Session | undefined,

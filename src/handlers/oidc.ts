@@ -100,13 +100,16 @@ async function asPage(scope: Scope, step: (provider: OidcProvider) => Promise<vo
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
     // Not awaited, like every failed sign-in: the refusal must not wait on the database.
-    void scope.services.audit.record({
-      type: 'oidc_sign_in_refused',
-      actor: { kind: 'system' },
-      address: clientAddress(scope.req, scope.services.trusted),
-      details: { provider: provider?.id ?? scope.params['id'], error: error.code, reason: error instanceof ProviderFailure ? error.reason : error.code },
-      level: 'warn',
-    });
+    // A provider nobody configured is a plain 404: its name is the client's, and anyone may send any.
+    if (provider) {
+      void scope.services.audit.record({
+        type: 'oidc_sign_in_refused',
+        actor: { kind: 'system' },
+        address: clientAddress(scope.req, scope.services.trusted),
+        details: { provider: provider.id, error: error.code, reason: error instanceof ProviderFailure ? error.reason : error.code },
+        level: 'warn',
+      });
+    }
     scope.page(error.status, (nonce) => messagePage({ nonce, title: 'Sign-in failed', message: error.message }));
   }
 }

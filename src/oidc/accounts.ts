@@ -94,8 +94,15 @@ export async function accountFor(services: Services, provider: OidcProvider, ans
   checkAllowed(provider, answer, granted);
   const known = await services.store.findOidcIdentity(answer.issuer, answer.subject);
   if (!known) await register(services, provider, answer);
-  const user = await services.store.signInWithOidcIdentity({ ...identityOf(answer), now: services.clock.now() }, mergeGroups(granted));
+  let groupsChanged = false;
+  const user = await services.store.signInWithOidcIdentity({ ...identityOf(answer), now: services.clock.now() }, (current, previous) => {
+    const merged = mergeGroups(granted)(current, previous);
+    groupsChanged = merged.groups.length !== current.length || merged.groups.some((group) => !current.includes(group));
+    return merged;
+  });
   if (!user) throw new ProviderFailure('oidc_state_invalid', 'identity_vanished');
+  // The store marked the account's other sessions: their tokens with the old groups stop being trusted here at once.
+  if (groupsChanged) await services.revocations.sync();
   if (user.disabled) throw new ProviderFailure('oidc_account_disabled', 'user_disabled');
   const confirmed = await confirmAddress(services, user, answer);
   if (mustConfirmEmail(confirmed, services.config)) throw new ProviderFailure('oidc_email_unverified', 'require_verified_email');

@@ -82,7 +82,8 @@ class Checker {
 }
 
 export const oidcProviders: Parser<OidcProvider[]> = (value) => {
-  if (!Array.isArray(value)) throw new Invalid('a list of providers, each with id, client_id, a secret and preset or issuer');
+  // Not echoed like other invalid values: a mapping written instead of a list may hold an inline client_secret.
+  if (!Array.isArray(value)) throw new Problems([': not a list; expected a list of providers ("- id: …"), each with id, client_id, a secret and preset or issuer']);
   const problems: string[] = [];
   const seen = new Set<string>();
   const providers = value.map((entry: unknown, index) => {

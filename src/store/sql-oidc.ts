@@ -1,6 +1,7 @@
 /** The Store contract's identities at other providers (SPEC section 12), over SQL. */
 import { NO_PASSWORD } from '../auth/passwords.js';
 import type { Db, Row } from './db.js';
+import { CLAIMS_MARK } from './sql-people.js';
 import { StoreConflict, type OidcIdentity, type Store, type User } from './types.js';
 
 type OidcStore = Pick<
@@ -22,6 +23,8 @@ const toIdentity = (row: Row): OidcIdentity => ({
 /** The pair (issuer, subject) is linked already; isUniqueViolation reads single-column keys only. */
 const isTaken = (error: unknown) =>
   (error as { code?: unknown })?.code === '23505' || /UNIQUE constraint failed: oidc_identities\./.test(error instanceof Error ? error.message : '');
+
+const sameGroups = (a: string[], b: string[]) => a.length === b.length && a.every((group) => b.includes(group));
 
 /** A concurrent change of the same account's groups is retried this many times; then the sign-in fails rather than skip the groups. */
 const GROUP_RETRIES = 3;
@@ -72,6 +75,11 @@ export function oidcIdentities(db: Db, findUser: (id: string) => Promise<User | 
           // Compare-and-set: an administrator changing the groups meanwhile is not overwritten.
           const changed = await tx.run('UPDATE users SET groups = ? WHERE id = ? AND groups = ?', [JSON.stringify(groups), user.id, JSON.stringify(user.groups)]);
           if (changed === 0) continue;
+          // Like an administrator's change of groups: tokens minted before it stop being trusted (setGroupMember).
+          if (!sameGroups(groups, user.groups)) {
+            const marked = await tx.all('UPDATE sessions SET claims_changed_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, user.id]);
+            await tx.notify('gatehouse_revocations', marked.map((session) => `${String(session['id'])}${CLAIMS_MARK}${now}`));
+          }
           await tx.run('UPDATE oidc_identities SET groups = ?, email = ?, last_used_at = ? WHERE issuer = ? AND subject = ?', [
             JSON.stringify(added),
             email,

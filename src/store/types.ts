@@ -380,6 +380,7 @@ export interface Store {
    * A sign-in through the identity: its email and use time, and the account's groups with
    * `computeGroups(current groups, groups the identity added last time)`, which returns the
    * account's new groups and the ones the identity adds now. Returns the updated user.
+   * When the groups change, the user's live sessions are marked as by setGroupMember.
    */
   signInWithOidcIdentity(
     identity: { issuer: string; subject: string; email: string | null; now: number },

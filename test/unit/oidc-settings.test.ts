@@ -95,7 +95,7 @@ describe('a provider', () => {
 
   // [what is wrong, the entries, a line the error must contain]
   const bad: [string, unknown, string][] = [
-    ['not a list', { id: 'x' }, 'oidc_providers: {"id":"x"} is not valid'],
+    ['not a list', { id: 'x' }, 'oidc_providers: not a list; expected a list of providers'],
     ['an id with capitals', [{ ...base, id: 'Corp' }], 'oidc_providers[0]: id: "Corp" is not valid; expected 1 to 40 of a-z, 0-9 and -'],
     ['no id', [{ ...base, id: undefined }], 'oidc_providers[0]: id: required'],
     ['the same id twice', [base, base], 'oidc_providers[1] (corp): id: corp is used by an earlier provider'],
