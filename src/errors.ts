@@ -76,6 +76,7 @@ export const ERRORS = catalogue({
 
   // Signing in with another identity provider (SPEC section 12)
   oidc_unknown_provider: { status: 404, message: 'There is no such sign-in provider.' },
+  oidc_link_needs_form: { status: 400, message: 'Linking a provider starts from the Link button on your account page.' },
   oidc_state_invalid: { status: 400, message: 'This sign-in has expired, was used already, or was started in another browser; please start again.' },
   oidc_provider_error: { status: 400, message: 'The identity provider refused the sign-in; please start again.' },
   oidc_token_invalid: { status: 400, message: 'The answer of the identity provider could not be verified; please start again.' },

@@ -173,8 +173,11 @@ export interface AccountPageInput {
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
 
-/** Linked providers with an unlink button each, and a link button for each other provider. */
-function providersSection(identities: AccountPageInput['identities'] = [], providers: AccountPageInput['providers'] = []): string {
+/**
+ * Linked providers with an unlink button each, and a link button for each other provider:
+ * a form with the page's CSRF token, never a plain link another site could send anyone along.
+ */
+function providersSection(csrf: string, identities: AccountPageInput['identities'] = [], providers: AccountPageInput['providers'] = []): string {
   if (providers.length === 0 && identities.length === 0) return '';
   const linked = identities
     .map(
@@ -184,7 +187,7 @@ function providersSection(identities: AccountPageInput['identities'] = [], provi
     .join('');
   const more = providers
     .filter((p) => !identities.some((i) => i.providerId === p.id))
-    .map((p) => `<a class="provider" href="/_auth/oidc/${encodeURIComponent(p.id)}/start?link=1&amp;rd=%2F_auth%2Faccount">Link ${escapeHtml(p.name)}</a>`)
+    .map((p) => `<form method="post" action="/_auth/oidc/${encodeURIComponent(p.id)}/link">${csrfField(csrf)}<button type="submit" class="secondary">Link ${escapeHtml(p.name)}</button></form>`)
     .join('');
   return `<section><h2>Sign-in providers</h2><ul class="items">${linked || '<li>None linked yet.</li>'}</ul>${more}</section>`;
 }
@@ -227,7 +230,7 @@ ${s.id === currentSession ? '' : `<button type="button" data-end-session="${esca
 <button type="submit">Change password</button></form></section>
 <section><h2>Authenticator app</h2>${totp}</section>
 <section><h2>Passkeys</h2><ul class="items" id="passkeys">${keys || '<li>No passkeys yet.</li>'}</ul><button type="button" id="passkey-add">Add a passkey</button></section>
-${providersSection(identities, providers)}
+${providersSection(csrf, identities, providers)}
 <section><h2>Sessions</h2><ul class="items">${ownSessions}</ul></section>
 <section><h2>Delete account</h2><form data-action="delete"><label for="delete-password">Password</label><input id="delete-password" name="password" type="password" autocomplete="current-password" required><button type="submit">Delete my account</button></form></section>
 <form method="post" action="/_auth/logout">${csrfField(csrf)}<button type="submit" class="secondary">Sign out</button></form>`,

@@ -34,7 +34,7 @@ import { listSessions, revokeSession } from './handlers/admin-sessions.js';
 import { addUser, inviteSomeone } from './handlers/admin-invites.js';
 import { listAuditEvents } from './handlers/admin-audit.js';
 import { adminPageAction, showAdminPage } from './handlers/admin-page.js';
-import { backchannelLogout, listOwnIdentities, oidcCallback, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
+import { backchannelLogout, listOwnIdentities, oidcCallback, startLink, startOidc, unlinkOwnIdentity } from './handlers/oidc.js';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -99,6 +99,7 @@ export const routes: readonly Route[] = [
   { method: 'DELETE', path: '/_auth/account/oidc/{id}', before: [signedIn], handler: unlinkOwnIdentity },
   { method: 'GET', path: '/_auth/oidc/{id}/start', handler: startOidc },
   { method: 'GET', path: '/_auth/oidc/{id}/callback', handler: oidcCallback },
+  { method: 'POST', path: '/_auth/oidc/{id}/link', handler: startLink },
   { method: 'POST', path: '/_auth/oidc/backchannel-logout', handler: backchannelLogout },
   { method: 'GET', path: '/_auth/assets/', prefix: true, handler: serveAsset },
   { method: 'GET', path: '/_auth/admin/users', before: [signedInAdmin], handler: listUsers },

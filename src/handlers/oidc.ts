@@ -5,6 +5,7 @@
  * reached), and the log a line with the reason.
  */
 import { selfActor } from '../audit.js';
+import { checkFormToken } from '../auth/csrf.js';
 import { clientAddress } from '../auth/forwarded.js';
 import { hasPassword } from '../auth/passwords.js';
 import { fail, HttpError } from '../errors.js';
@@ -25,31 +26,43 @@ function providerOf(scope: Scope): OidcProvider {
   return provider;
 }
 
-/** GET /_auth/oidc/{id}/start?rd=[&link=1]: to the provider, with a fresh state bound to this browser. */
+/** GET /_auth/oidc/{id}/start?rd=: to the provider, with a fresh state bound to this browser. */
 export async function startOidc(scope: Scope): Promise<void> {
   await asPage(scope, async (provider) => {
-    const link = scope.url.searchParams.get('link') === '1';
-    const rd = returnUrl(scope, scope.url.searchParams.get('rd') ?? (link ? '/_auth/account' : undefined));
-    const linkUserId = link ? await linkingUser(scope, provider, rd) : null;
-    if (linkUserId === undefined) return;
-    await limitAddress(scope, 'oidc_start');
-    // Discovery first: a provider that is down costs no stored state.
-    await scope.services.oidc.configuration(provider);
-    const flow = await beginFlow(scope, provider.id, rd, linkUserId);
-    scope.redirect(await scope.services.oidc.authorizationUrl(provider, flow), 302);
+    // A link is a navigation any site can make: linking starts from the account page's form (startLink).
+    if (scope.url.searchParams.has('link')) throw fail('oidc_link_needs_form');
+    await toProvider(scope, provider, returnUrl(scope, scope.url.searchParams.get('rd')), null, 302);
   });
 }
 
+const ACCOUNT_PAGE = '/_auth/account';
+
 /**
- * Linking needs a sign-in of the last ten minutes: a stolen session must not add a way
- * in that outlasts a password change. Without one, the login page first, then back here.
+ * POST /_auth/oidc/{id}/link: the account page's form, with its CSRF token. A plain link
+ * would let another site send a victim's browser, signed in at the provider as the
+ * attacker, through a link of the attacker's identity to the victim's account. Linking
+ * needs a sign-in of the last ten minutes too (a stolen session must not add a way in
+ * that outlasts a password change): without one, the login page first, then back to the
+ * account page, never on into the link.
  */
-async function linkingUser(scope: Scope, provider: OidcProvider, rd: string): Promise<string | undefined> {
-  const caller = await signedInCaller(scope);
-  if (caller) scope.caller = caller;
-  if (caller && (await isRecentSignIn(scope))) return caller.user.id;
-  scope.redirect(loginUrl(`/_auth/oidc/${provider.id}/start?link=1&rd=${encodeURIComponent(rd)}`), 302);
-  return undefined;
+export async function startLink(scope: Scope): Promise<void> {
+  const { kind, fields } = await parseBody(scope.req);
+  if (kind !== 'form') throw fail('unsupported_media_type', 'The account page posts a form.');
+  checkFormToken(scope.req, fields['csrf'], scope.services.config);
+  await asPage(scope, async (provider) => {
+    const caller = await signedInCaller(scope);
+    if (caller) scope.caller = caller;
+    if (!caller || !(await isRecentSignIn(scope))) return scope.redirect(loginUrl(ACCOUNT_PAGE));
+    await toProvider(scope, provider, ACCOUNT_PAGE, caller.user.id, 303);
+  });
+}
+
+async function toProvider(scope: Scope, provider: OidcProvider, rd: string, linkUserId: string | null, status: 302 | 303): Promise<void> {
+  await limitAddress(scope, 'oidc_start');
+  // Discovery first: a provider that is down costs no stored state.
+  await scope.services.oidc.configuration(provider);
+  const flow = await beginFlow(scope, provider.id, rd, linkUserId);
+  scope.redirect(await scope.services.oidc.authorizationUrl(provider, flow), status);
 }
 
 /** GET /_auth/oidc/{id}/callback: the state, the code, the tokens checked; then a sign-in or a link. */

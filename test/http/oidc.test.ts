@@ -370,10 +370,21 @@ describe('linking and unlinking providers', () => {
     return { username, jar, id: (await userinfo(setup.gate, jar)).body.id };
   }
 
+  /** The CSRF token of a page of gatehouse, as that page's forms send it (the browser's cookie comes with it). */
+  async function csrfOf(jar: CookieJar, page: string): Promise<string> {
+    const html = await (await browse(jar, `${setup.gate.url}${page}`)).text();
+    return /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+  }
+
+  /** The account page's Link form for the provider, posted as the browser does; the answer, not followed. */
+  async function startLink(jar: CookieJar, page = '/_auth/account'): Promise<Response> {
+    return browse(jar, `${setup.gate.url}/_auth/oidc/idp/link`, { csrf: await csrfOf(jar, page) });
+  }
+
   /** The link flow from the account page, through the provider's pages as `login`; the callback's answer. */
   async function link(jar: CookieJar, login: string): Promise<Response> {
-    const start = await browse(jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
-    expect(start.status).toBe(302);
+    const start = await startLink(jar);
+    expect(start.status).toBe(303);
     const callback = await passProviderPages(jar, start.headers.get('location')!, login, isCallback(setup.gate));
     return browse(jar, callback);
   }
@@ -383,6 +394,9 @@ describe('linking and unlinking providers', () => {
 
   it('links a provider to the signed-in account, which the provider then signs in to, even with the same address', async () => {
     const local = await localAccount('dave@example.com');
+    const before = await (await browse(local.jar, `${setup.gate.url}/_auth/account`)).text();
+    expect(before).toContain('<form method="post" action="/_auth/oidc/idp/link"><input type="hidden" name="csrf"');
+    expect(before).not.toContain('link=1');
     const res = await link(local.jar, 'dave');
     expect(res.status).toBe(303);
     expect(res.headers.get('location')).toBe('/_auth/account');
@@ -393,20 +407,56 @@ describe('linking and unlinking providers', () => {
     expect((await userinfo(setup.gate, jar)).body.id).toBe(local.id);
   });
 
-  it('sends a stranger who wants to link to the login page first, and back to the link afterwards', async () => {
-    const res = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
-    expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe(`/_auth/login?rd=${encodeURIComponent('/_auth/oidc/idp/start?link=1&rd=%2F_auth%2Faccount')}`);
+  it('sends a stranger who wants to link to the login page first, and from there back to the account page, not on into the link', async () => {
+    const res = await startLink(new CookieJar(), '/_auth/login');
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/_auth/login?rd=%2F_auth%2Faccount');
   });
 
-  it('asks for a recent sign-in before linking', async () => {
+  it('asks for a recent sign-in before linking, and comes back to the account page after it', async () => {
     const local = await localAccount();
     setup.gate.clock.advance(11 * 60_000);
-    const res = await browse(local.jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    const res = await startLink(local.jar);
     // Back in step with the provider's clock, for the ID tokens of the next tests.
     setup.gate.clock.advance(-11 * 60_000);
-    expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toMatch(/^\/_auth\/login\?rd=/);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/_auth/login?rd=%2F_auth%2Faccount');
+    expect(local.jar.names(setup.gate.url).filter((name) => name.includes('oidc'))).toEqual([]);
+  });
+
+  it('refuses to start a link from a plain link (a navigation any site can send a browser on), with a page, and links nothing', async () => {
+    // The victim signed in just now; another site sends the browser to the old link address.
+    const victim = await localAccount();
+    const res = await browse(victim.jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1&rd=%2F_auth%2Faccount`);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.text()).toContain('Link button on your account page');
+    expect(victim.jar.names(setup.gate.url).filter((name) => name.includes('oidc'))).toEqual([]);
+    expect(await linked(victim.jar)).toEqual([]);
+  });
+
+  it.each([
+    ['a wrong CSRF token', { csrf: 'x'.repeat(32) }, {}, 403, 'csrf_failed'],
+    ['no CSRF token', {}, {}, 403, 'csrf_failed'],
+    ['another site\'s Origin', undefined, { origin: 'https://evil.example' }, 403, 'origin_forbidden'],
+  ] as const)('refuses a link form with %s, and starts nothing', async (_what, form, headers, status, error) => {
+    const victim = await localAccount();
+    const csrf = await csrfOf(victim.jar, '/_auth/account');
+    const res = await fetch(`${setup.gate.url}/_auth/oidc/idp/link`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: victim.jar.header(setup.gate.url), ...headers },
+      body: new URLSearchParams(form ?? { csrf }),
+    });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { error: string }).error).toBe(error);
+    expect(res.headers.getSetCookie().filter((line) => line.includes('oidc'))).toEqual([]);
+  });
+
+  it('refuses a link started as JSON (the page posts a form)', async () => {
+    const victim = await localAccount();
+    const res = await postJson(`${setup.gate.url}/_auth/oidc/idp/link`, {}, { cookie: victim.jar.header(setup.gate.url) });
+    expect(res.status).toBe(415);
   });
 
   it('refuses to link an identity that another account holds', async () => {
@@ -419,7 +469,7 @@ describe('linking and unlinking providers', () => {
 
   it('refuses to finish a link in a browser where another account has signed in meanwhile', async () => {
     const local = await localAccount();
-    const start = await browse(local.jar, `${setup.gate.url}/_auth/oidc/idp/start?link=1`);
+    const start = await startLink(local.jar);
     const callback = await passProviderPages(local.jar, start.headers.get('location')!, 'bob', isCallback(setup.gate));
     const other = await localAccount();
     local.jar.set(setup.gate.url, 'gatehouse_session', other.jar.header(setup.gate.url).split('gatehouse_session=')[1]!.split(';')[0]!);

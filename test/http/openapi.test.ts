@@ -502,7 +502,14 @@ describe('live answers, as the document describes them', () => {
       const local = await registerUser(gate);
       const mine = new CookieJar();
       mine.store(gate.url, await postJson(`${gate.url}/_auth/login`, { username: local.username, password: PASSWORD }));
-      const link = await browse(mine, `${gate.url}/_auth/oidc/idp/start?link=1`);
+      const accountPage = await (await browse(mine, `${gate.url}/_auth/account`)).text();
+      const csrf = /name="csrf" value="([^"]+)"/.exec(accountPage)![1]!;
+      const link = await browse(mine, `${gate.url}/_auth/oidc/idp/link`, { csrf });
+      expectDocumented('POST', '/_auth/oidc/{id}/link', await liveAnswer(link.clone()));
+      expect(link.status).toBe(303);
+      const forged = { body: new URLSearchParams({ csrf: 'x'.repeat(32) }), headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: mine.header(gate.url) } };
+      expect((await askIt('POST', '/_auth/oidc/{id}/link', '/_auth/oidc/idp/link', forged)).json()['error']).toBe('csrf_failed');
+      expect((await documented('/_auth/oidc/{id}/start', await browse(mine, `${gate.url}/_auth/oidc/idp/start?link=1`))).status).toBe(400);
       const linkCallback = await passProviderPages(mine, link.headers.get('location')!, 'bob', callbackOf);
       expect((await documented('/_auth/oidc/{id}/callback', await browse(mine, linkCallback))).status).toBe(303);
       expect((await askIt('DELETE', '/_auth/account/oidc/{id}', '/_auth/account/oidc/idp', { headers: { cookie: mine.header(gate.url) } })).status).toBe(200);
