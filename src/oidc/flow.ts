@@ -6,6 +6,11 @@
  * hash the token keeps. A callback from another browser, a replay, or a stale one
  * fails; sign-ins in two tabs each have their cookie. A browser that already holds
  * MAX_FLOWS of them has them all dropped when it starts one more.
+ *
+ * With secure cookies the name is `__Host-` prefixed, as the CSRF cookie's: a browser
+ * then takes it only from this very host over https, for path / and without Domain,
+ * so a sibling subdomain cannot plant its own binder beside its own state (a login
+ * into the attacker's account). Without, it is sent on the flow's own paths only.
  */
 import { randomBytes } from 'node:crypto';
 import { parseCookie, stringifySetCookie } from 'cookie';
@@ -14,8 +19,8 @@ import type { Scope } from '../scope.js';
 import { newFlowSecrets, ProviderFailure, type FlowSecrets } from './client.js';
 
 const FLOW_TTL_MS = 10 * 60_000;
-const COOKIE_PREFIX = 'gatehouse_oidc_';
-const COOKIE_PATH = '/_auth/oidc/';
+const PLAIN = { prefix: 'gatehouse_oidc_', path: '/_auth/oidc/' };
+const HOST_ONLY = { prefix: '__Host-gatehouse_oidc_', path: '/' };
 const MAX_FLOWS = 5;
 
 export interface Flow extends FlowSecrets {
@@ -33,7 +38,9 @@ interface Stored {
   binder: string;
 }
 
-const cookieName = (state: string) => `${COOKIE_PREFIX}${sha256(state).slice(0, 16).replace(/[^A-Za-z0-9]/g, 'x')}`;
+const naming = (scope: Scope) => (scope.services.config.cookie_secure ? HOST_ONLY : PLAIN);
+
+const cookieName = (scope: Scope, state: string) => `${naming(scope).prefix}${sha256(state).slice(0, 16).replace(/[^A-Za-z0-9]/g, 'x')}`;
 
 function cookies(scope: Scope): Record<string, string | undefined> {
   try {
@@ -48,7 +55,7 @@ function flowCookie(scope: Scope, name: string, value: string, maxAgeMs: number)
     httpOnly: true,
     sameSite: 'lax', // sent on the provider's top-level redirect back to the callback
     secure: scope.services.config.cookie_secure,
-    path: COOKIE_PATH,
+    path: naming(scope).path,
     maxAge: Math.floor(maxAgeMs / 1000),
   });
 }
@@ -60,9 +67,9 @@ export async function beginFlow(scope: Scope, providerId: string, rd: string, li
   const stored: Stored = { provider: providerId, nonce, verifier, rd, binder: sha256(binder) };
   // The state is the one-time token itself: random, stored hashed, single use.
   const state = await scope.services.oneTimeTokens.issue('oidc', linkUserId, JSON.stringify(stored), FLOW_TTL_MS);
-  const existing = Object.keys(cookies(scope)).filter((name) => name.startsWith(COOKIE_PREFIX));
+  const existing = Object.keys(cookies(scope)).filter((name) => name.startsWith(naming(scope).prefix));
   if (existing.length >= MAX_FLOWS) for (const name of existing) scope.setCookie(flowCookie(scope, name, '', 0));
-  scope.setCookie(flowCookie(scope, cookieName(state), binder, FLOW_TTL_MS));
+  scope.setCookie(flowCookie(scope, cookieName(scope, state), binder, FLOW_TTL_MS));
   return { state, nonce, verifier, providerId, rd, linkUserId };
 }
 
@@ -73,7 +80,7 @@ export async function beginFlow(scope: Scope, providerId: string, rd: string, li
 export async function takeFlow(scope: Scope, providerId: string): Promise<Flow> {
   const state = scope.url.searchParams.get('state');
   if (!state) throw new ProviderFailure('oidc_state_invalid', 'no_state');
-  const name = cookieName(state);
+  const name = cookieName(scope, state);
   const binder = cookies(scope)[name];
   scope.setCookie(flowCookie(scope, name, '', 0));
   if (!binder) throw new ProviderFailure('oidc_state_invalid', 'no_flow_cookie');

@@ -810,6 +810,67 @@ describe('hostile and concurrent use of the flow', () => {
   });
 });
 
+describe('the sign-in cookie under an https public_url', () => {
+  let setup: Setup;
+  let publicUrl: string;
+  beforeAll(async () => {
+    // gatehouse is reached over plain http here, but names and sets its cookies for the https address it is told.
+    const port = await freePort();
+    publicUrl = `https://127.0.0.1:${port}`;
+    const idp = await startTestIdp({ gatehouseUrl: publicUrl, accounts: ACCOUNTS });
+    process.env[SECRET_VARIABLE] = idp.clientSecret;
+    const gate = await startTestGatehouse({
+      listen: `127.0.0.1:${port}`,
+      public_url: publicUrl,
+      cookie_domain: 'example.com',
+      registration: 'open',
+      oidc_providers: [{ id: 'idp', issuer: idp.issuer, insecure_http: true, client_id: idp.clientId, client_secret_env: SECRET_VARIABLE }],
+    });
+    setup = { gate, idp };
+    await registerUser(gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  it('is __Host- prefixed: Secure, path /, no Domain even with cookie_domain (a sibling subdomain cannot plant one)', async () => {
+    const start = await browse(new CookieJar(), `${setup.gate.url}/_auth/oidc/idp/start`);
+    expect(start.status).toBe(302);
+    const [line, ...more] = start.headers.getSetCookie();
+    expect(more).toEqual([]);
+    expect(line).toMatch(/^__Host-gatehouse_oidc_[A-Za-z0-9]{16}=[A-Za-z0-9_-]{43}; /);
+    expect(line).toMatch(/; Path=\/(;|$)/);
+    expect(line).toMatch(/; Secure/i);
+    expect(line).toMatch(/; HttpOnly/i);
+    expect(line).toMatch(/; SameSite=Lax/i);
+    expect(line).not.toMatch(/; Domain=/i);
+  });
+
+  it('binds the sign-in through that cookie, and refuses a callback with only an unprefixed one', async () => {
+    const jar = new CookieJar();
+    const start = await browse(jar, `${setup.gate.url}/_auth/oidc/idp/start?rd=/after`);
+    const callback = await passProviderPages(jar, start.headers.get('location')!, 'alice', (url) => url.startsWith(`${publicUrl}/_auth/oidc/idp/callback`));
+    const here = callback.replace(publicUrl, setup.gate.url);
+    // What a sibling subdomain could set: the same binder under the unprefixed name.
+    const planted = new CookieJar();
+    const [name] = jar.names(setup.gate.url).filter((cookie) => cookie.startsWith('__Host-gatehouse_oidc_'));
+    planted.set(setup.gate.url, name!.replace('__Host-', ''), jar.header(setup.gate.url).split(`${name}=`)[1]!.split(';')[0]!);
+    expect((await browse(planted, here)).status).toBe(400);
+    const res = await browse(jar, here);
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/after');
+  });
+
+  it('keeps at most five of them in a browser that starts many', async () => {
+    const jar = new CookieJar();
+    for (let i = 0; i < 8; i++) await browse(jar, `${setup.gate.url}/_auth/oidc/idp/start`);
+    const flows = jar.names(setup.gate.url).filter((name) => name.startsWith('__Host-gatehouse_oidc_'));
+    expect(flows.length).toBeGreaterThan(0);
+    expect(flows.length).toBeLessThanOrEqual(5);
+  });
+});
+
 describe('groups from the provider', () => {
   const started: Setup[] = [];
   afterAll(async () => {
