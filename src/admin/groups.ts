@@ -5,10 +5,14 @@ import { GROUP_NAME } from '../store/types.js';
 /** How many groups one invite or new account may name. */
 export const MAX_GROUPS = 50;
 
-/** 400 for a group name outside 1–64 of A-Z a-z 0-9 . _ - (names keep the case given), or one of dots alone. */
-export function checkGroupName(group: string): string {
+/** 1–64 of A-Z a-z 0-9 . _ - (names keep the case given), and not dots alone. */
+export const isGroupName = (group: string): boolean =>
   // '.' and '..' would be dot segments in /_auth/admin/users/{id}/groups/{group}: no URL could name them.
-  if (!GROUP_NAME.test(group) || group === '.' || group === '..') {
+  GROUP_NAME.test(group) && group !== '.' && group !== '..';
+
+/** 400 for a name isGroupName refuses. */
+export function checkGroupName(group: string): string {
+  if (!isGroupName(group)) {
     throw fail('invalid_field', 'A group name has 1 to 64 letters (A-Z, a-z), digits, dots, dashes and underscores, and is not "." or "..".');
   }
   return group;

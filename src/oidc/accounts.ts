@@ -5,14 +5,16 @@
  * linked on its own (whoever controls an address at some provider would take it
  * over); its owner links from the account page.
  */
-import { selfActor } from '../audit.js';
+import { selfActor, SYSTEM_ACTOR } from '../audit.js';
 import { randomBytes } from 'node:crypto';
 import { MAX_USERNAME_LENGTH, usernameProblem } from '../auth/accounts.js';
 import { NO_PASSWORD } from '../auth/passwords.js';
 import { emailInDomains, mustConfirmEmail } from '../auth/registration.js';
+import { isGroupName } from '../admin/groups.js';
 import type { Config } from '../config.js';
+import { HttpError } from '../errors.js';
 import type { Services } from '../services.js';
-import { loginKey, StoreConflict, type User } from '../store/types.js';
+import { loginKey, StoreConflict, type OidcIdentity, type User } from '../store/types.js';
 import { ProviderFailure, type ProviderAnswer } from './client.js';
 import type { OidcProvider } from './settings.js';
 
@@ -26,19 +28,37 @@ export function claimAt(claims: Record<string, unknown>, path: string): unknown 
   return value;
 }
 
-/**
- * The gatehouse groups the provider grants: the claim's values through `group_map`
- * (values it does not name are dropped); without a map, the values as they are,
- * except `admins`, which only an explicit `group_map` entry can grant.
- */
-export function grantedGroups(provider: OidcProvider, claims: Record<string, unknown>): string[] {
+const ADMINS = 'admins';
+
+/** The string values of the provider's groups claim (a list, or one string). */
+function claimValues(provider: OidcProvider, claims: Record<string, unknown>): string[] {
   if (!provider.groups_claim) return [];
   const raw = claimAt(claims, provider.groups_claim);
-  const values = (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).filter((value): value is string => typeof value === 'string' && value !== '');
+  return (Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : []).filter((value): value is string => typeof value === 'string' && value !== '');
+}
+
+/**
+ * Without `group_map`, a value is taken as a group only when it is a group name by the
+ * one rule (SPEC section 11: " admins" or "/x" would reach X-Auth-Groups as they came, and
+ * no administrator could remove them), and never `admins` in any spelling: only an
+ * explicit `group_map` entry can make someone an administrator.
+ */
+const passesThrough = (value: string) => isGroupName(value) && value.toLowerCase() !== ADMINS;
+
+/**
+ * The gatehouse groups the provider grants: the claim's values through `group_map`
+ * (values it does not name are dropped); without a map, the values that pass through.
+ */
+export function grantedGroups(provider: OidcProvider, claims: Record<string, unknown>): string[] {
+  const values = claimValues(provider, claims);
   const map = provider.group_map;
-  const groups = map ? values.flatMap((value) => (Object.hasOwn(map, value) ? [map[value]!] : [])) : values.filter((value) => value !== 'admins');
+  const groups = map ? values.flatMap((value) => (Object.hasOwn(map, value) ? [map[value]!] : [])) : values.filter(passesThrough);
   return [...new Set(groups)];
 }
+
+/** Without `group_map`, the values that do not pass through (for the log). */
+export const refusedGroupValues = (provider: OidcProvider, claims: Record<string, unknown>): string[] =>
+  provider.group_map ? [] : claimValues(provider, claims).filter((value) => !passesThrough(value));
 
 /**
  * The account's groups after a sign-in: what the identity added last time is replaced by
@@ -90,13 +110,18 @@ export async function accountFor(services: Services, provider: OidcProvider, ans
   if (provider.groups_claim && groupsOverage(answer.claims)) {
     services.log.warn('oidc_groups_overage', { provider: provider.id, subject: answer.subject, message: 'the provider left the groups out of the token (too many); none are granted' });
   }
+  const refused = refusedGroupValues(provider, answer.claims);
+  if (refused.length > 0) {
+    services.log.debug('oidc_groups_dropped', { provider: provider.id, subject: answer.subject, count: refused.length, values: refused.slice(0, 10).map((value) => value.slice(0, 64)) });
+  }
   const granted = grantedGroups(provider, answer.claims);
   checkAllowed(provider, answer, granted);
   const known = await services.store.findOidcIdentity(answer.issuer, answer.subject);
   if (!known) await register(services, provider, answer);
+  const merging = known ? await keepingLastAdmin(services, provider, known, granted) : granted;
   let groupsChanged = false;
   const user = await services.store.signInWithOidcIdentity({ ...identityOf(answer), now: services.clock.now() }, (current, previous) => {
-    const merged = mergeGroups(granted)(current, previous);
+    const merged = mergeGroups(merging)(current, previous);
     groupsChanged = merged.groups.length !== current.length || merged.groups.some((group) => !current.includes(group));
     return merged;
   });
@@ -107,6 +132,27 @@ export async function accountFor(services: Services, provider: OidcProvider, ans
   const confirmed = await confirmAddress(services, user, answer);
   if (mustConfirmEmail(confirmed, services.config)) throw new ProviderFailure('oidc_email_unverified', 'require_verified_email');
   return confirmed;
+}
+
+/**
+ * The provider no longer grants `admins`, which it granted before: removed under the
+ * last-administrator rule like every removal (SPEC section 11), with its audit line. Of
+ * the last enabled administrator it is kept instead, the sign-in goes on (refusing it
+ * would lock out the last administrator), and the log says so; it stays the provider's,
+ * so a later sign-in removes it once another administrator exists.
+ */
+async function keepingLastAdmin(services: Services, provider: OidcProvider, identity: OidcIdentity, granted: string[]): Promise<string[]> {
+  if (!identity.groups.includes(ADMINS) || granted.includes(ADMINS)) return granted;
+  const user = await services.store.findUserById(identity.userId);
+  if (!user?.groups.includes(ADMINS)) return granted;
+  try {
+    await services.people.removeFromGroup({ actor: SYSTEM_ACTOR }, user, ADMINS);
+    return granted;
+  } catch (error) {
+    if (!(error instanceof HttpError && error.code === 'last_admin')) throw error;
+    services.log.warn('oidc_last_admin_kept', { provider: provider.id, user: user.id, message: 'the provider no longer grants admins, but this is the last enabled administrator: kept' });
+    return [...granted, ADMINS];
+  }
 }
 
 const identityOf = (answer: ProviderAnswer) => ({ issuer: answer.issuer, subject: answer.subject, email: answer.verifiedEmail });

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPair, SignJWT } from 'jose';
 import { generate } from 'otplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger, type Logger } from '../../src/log.js';
+import { createLogger, silentLogger, type Logger, type LogLevel } from '../../src/log.js';
 import { openDatabase } from '../../src/store/sql-store.js';
 import { cookieHeader, cookiesOf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type Settings, type TestGatehouse } from '../helpers/gatehouse.js';
 import { browse, closeServer, CookieJar, endProviderSession, freePort, passProviderPages, startTestIdp, type AccountClaims, type TestIdp } from '../helpers/oidc-provider.js';
@@ -175,9 +175,9 @@ describe('signing in with an OpenID Connect provider', () => {
 });
 
 /** A logger that keeps its lines, for what the log says about a refusal. */
-function captureLog() {
+function captureLog(level: LogLevel = 'info') {
   const lines: Record<string, unknown>[] = [];
-  const log = createLogger('info', (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
+  const log = createLogger(level, (line) => void lines.push(JSON.parse(line) as Record<string, unknown>));
   return { log, lines, refusals: () => lines.filter((line) => line['event'] === 'oidc_sign_in_refused') };
 }
 
@@ -899,6 +899,43 @@ describe('groups from the provider', () => {
     await registerUser(setup.gate, 'first-admin');
     const { jar } = await signInAs(setup, 'erin');
     expect((await userinfo(setup.gate, jar)).body.groups).toEqual(['viewer']);
+  });
+
+  it('takes without group_map only values that are group names, never admins in any spelling, and logs the rest once', async () => {
+    const accounts = { ...ACCOUNTS, dave: { ...ACCOUNTS['dave'], groups: [' admins', 'Admins', '/x', 'a, b', 'ops.eu-1_a'] } };
+    const captured = captureLog('debug');
+    const setup = await setUpWithLog({ groups_claim: 'groups' }, { registration: 'open' }, captured.log, [], accounts);
+    started.push(setup);
+    await registerUser(setup.gate, 'first-admin');
+    const { res, jar } = await signInAs(setup, 'dave');
+    expect(res.status).toBe(303);
+    expect((await userinfo(setup.gate, jar)).body.groups).toEqual(['ops.eu-1_a']);
+    expect(captured.lines.filter((line) => line['event'] === 'oidc_groups_dropped')).toEqual([
+      expect.objectContaining({ level: 'debug', provider: 'idp', subject: 'dave', count: 4, values: [' admins', 'Admins', '/x', 'a, b'] }),
+    ]);
+  });
+
+  it('keeps admins the provider stops granting while the person is the last enabled administrator, and takes it once there is another', async () => {
+    const accounts = { ...ACCOUNTS, dave: { ...ACCOUNTS['dave'], groups: ['idp-admins'] } };
+    const captured = captureLog();
+    const setup = await setUpWithLog({ groups_claim: 'groups', group_map: { 'idp-admins': 'admins' } }, { registration: 'open' }, captured.log, [], accounts);
+    started.push(setup);
+    const { people, store } = setup.gate.services;
+    await registerUser(setup.gate, 'first-admin');
+    const first = (await store.findUserByLogin('first-admin'))!;
+    expect((await userinfo(setup.gate, (await signInAs(setup, 'dave')).jar)).body.groups).toEqual(['admins']);
+    await people.removeFromGroup({ actor: CLI_ACTOR }, first, 'admins');
+    // The provider takes the role away from the only administrator left.
+    accounts['dave'] = { ...accounts['dave'], groups: [] };
+    const kept = await signInAs(setup, 'dave');
+    expect(kept.res.status).toBe(303);
+    expect((await userinfo(setup.gate, kept.jar)).body.groups).toEqual(['admins']);
+    expect(captured.lines.filter((line) => line['event'] === 'oidc_last_admin_kept')).toEqual([expect.objectContaining({ level: 'warn', provider: 'idp' })]);
+    // Another administrator again: the next sign-in removes it, as the provider says.
+    await people.addToGroup({ actor: CLI_ACTOR }, (await store.findUserByLogin('first-admin'))!, 'admins');
+    const removed = await signInAs(setup, 'dave');
+    expect((await userinfo(setup.gate, removed.jar)).body.groups).toEqual([]);
+    expect((await store.findUserByLogin('first-admin'))!.groups).toEqual(['admins']);
   });
 
   it('replaces the groups the provider granted at each sign-in and keeps those an administrator set', async () => {

@@ -1,7 +1,7 @@
 /** The pure decisions of a provider sign-in: groups from claims, their merge with local ones, usernames, who may register. */
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config.js';
-import { claimAt, grantedGroups, groupsOverage, mayRegister, mergeGroups, usernameFrom } from '../../src/oidc/accounts.js';
+import { claimAt, grantedGroups, groupsOverage, mayRegister, mergeGroups, refusedGroupValues, usernameFrom } from '../../src/oidc/accounts.js';
 import type { ProviderAnswer } from '../../src/oidc/client.js';
 import type { OidcProvider } from '../../src/oidc/settings.js';
 
@@ -28,6 +28,27 @@ describe('groups from the claims', () => {
   it('takes the string values as they are without a group_map, but never admins', () => {
     expect(grantedGroups(provider({ groups_claim: 'groups' }), { groups: ['dev', 'admins', 3] })).toEqual(['dev']);
     expect(grantedGroups(provider({ groups_claim: 'role' }), claims)).toEqual(['single']);
+  });
+
+  it.each([
+    ['a leading space', ' admins'],
+    ['another spelling of admins', 'Admins'],
+    ['admins in capitals', 'ADMINS'],
+    ['a slash', '/x'],
+    ['a space inside', 'a b'],
+    ['a comma (X-Auth-Groups joins with ", ")', 'a,b'],
+    ['a line break', 'dev\n'],
+    ['a dot segment', '..'],
+    ['more than 64 characters', 'g'.repeat(65)],
+    ['a letter outside A-Z', 'Ωmega'],
+  ])('drops a value with %s without a group_map, and names it for the log', (_what, value) => {
+    const claims = { groups: [value, 'ops.eu-1_a'] };
+    expect(grantedGroups(provider({ groups_claim: 'groups' }), claims)).toEqual(['ops.eu-1_a']);
+    expect(refusedGroupValues(provider({ groups_claim: 'groups' }), claims)).toEqual([value]);
+  });
+
+  it('names nothing for the log with a group_map (values it does not name are dropped by design)', () => {
+    expect(refusedGroupValues(provider({ groups_claim: 'groups', group_map: { dev: 'developers' } }), { groups: [' admins', 'dev'] })).toEqual([]);
   });
 
   it('grants admins only through an explicit group_map entry', () => {
