@@ -42,13 +42,14 @@ export class LogoutTokens {
   /** The logout the token asks for; throws oidc_logout_token_invalid with the reason. */
   async verify(token: string): Promise<Logout> {
     const invalid = (reason: string) => new ProviderFailure('oidc_logout_token_invalid', reason);
-    let issuer: unknown;
+    let claims: JWTPayload;
     try {
-      issuer = decodeJwt(token).iss;
+      claims = decodeJwt(token);
     } catch {
       throw invalid('not_a_jwt');
     }
-    const provider = typeof issuer === 'string' ? await this.#providerOf(issuer) : undefined;
+    const { iss: issuer } = claims;
+    const provider = typeof issuer === 'string' ? await this.#providerOf(issuer, claims.aud) : undefined;
     if (!provider) throw invalid('unknown_issuer');
     const metadata = await this.deps.clients.metadata(provider);
     try {
@@ -70,17 +71,26 @@ export class LogoutTokens {
     }
   }
 
-  /** The OpenID Connect provider whose discovered issuer is `issuer` (GitHub sends no logout tokens). */
-  async #providerOf(issuer: string): Promise<OidcProvider | undefined> {
+  /**
+   * The OpenID Connect provider whose discovered issuer is `issuer` (GitHub sends no logout
+   * tokens): of several entries with one issuer (two clients), the one the token's (not yet
+   * verified) audience names; else the first, whose checks then refuse the token.
+   */
+  async #providerOf(issuer: string, audience: unknown): Promise<OidcProvider | undefined> {
+    const audiences: unknown[] = Array.isArray(audience) ? audience : [audience];
+    let first: OidcProvider | undefined;
     for (const provider of this.deps.clients.providers) {
       if (provider.github) continue;
       try {
-        if ((await this.deps.clients.metadata(provider)).issuer === issuer) return provider;
+        if ((await this.deps.clients.metadata(provider)).issuer !== issuer) continue;
       } catch {
         // A provider that cannot be reached just now cannot be the sender.
+        continue;
       }
+      if (audiences.includes(provider.client_id)) return provider;
+      first ??= provider;
     }
-    return undefined;
+    return first;
   }
 
   #keySet(provider: OidcProvider, jwksUri: string) {

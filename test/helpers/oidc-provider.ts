@@ -26,6 +26,8 @@ export interface TestIdpOptions {
   clientSecret?: string;
   /** More clients, alike but for their id (for a code issued to another client). */
   otherClients?: string[];
+  /** More ids gatehouse knows this provider by (one entry per client): every client may return to each one's callback. */
+  otherProviderIds?: string[];
   accounts: Record<string, AccountClaims>;
   /** Seconds an ID token lives. */
   idTokenTtl?: number;
@@ -42,7 +44,7 @@ export interface TestIdp {
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
-  const { gatehouseUrl, providerId = 'idp', clientId = 'gatehouse', clientSecret = 'idp-client-secret-for-tests', accounts, idTokenTtl = 60, otherClients = [] } = options;
+  const { gatehouseUrl, providerId = 'idp', clientId = 'gatehouse', clientSecret = 'idp-client-secret-for-tests', accounts, idTokenTtl = 60, otherClients = [], otherProviderIds = [] } = options;
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -50,7 +52,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     clients: [clientId, ...otherClients].map((id) => ({
         client_id: id,
         client_secret: clientSecret,
-        redirect_uris: [`${gatehouseUrl}/_auth/oidc/${providerId}/callback`],
+        redirect_uris: [providerId, ...otherProviderIds].map((name) => `${gatehouseUrl}/_auth/oidc/${name}/callback`),
         response_types: ['code'],
         grant_types: ['authorization_code'],
         backchannel_logout_uri: `${gatehouseUrl}/_auth/oidc/backchannel-logout`,

@@ -594,6 +594,52 @@ describe('back-channel logout', () => {
   });
 });
 
+describe('back-channel logout with two provider entries on one issuer (two clients)', () => {
+  let setup: Setup;
+  beforeAll(async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const idp = await startTestIdp({ gatehouseUrl: url, accounts: ACCOUNTS, otherClients: ['second-client'], otherProviderIds: ['idp2'] });
+    process.env[SECRET_VARIABLE] = idp.clientSecret;
+    const entry = { issuer: idp.issuer, insecure_http: true, client_secret_env: SECRET_VARIABLE };
+    const gate = await startTestGatehouse({
+      listen: `127.0.0.1:${port}`,
+      public_url: url,
+      registration: 'open',
+      oidc_providers: [
+        { id: 'idp', client_id: idp.clientId, ...entry },
+        { id: 'idp2', client_id: 'second-client', ...entry },
+      ],
+    });
+    setup = { gate, idp };
+    await registerUser(gate, 'first-admin');
+  });
+  afterAll(async () => {
+    await setup.gate.close();
+    await setup.idp.close();
+  });
+
+  /** A sign-in as alice through the entry `id`, in a fresh browser. */
+  async function signInThrough(id: string): Promise<CookieJar> {
+    const jar = new CookieJar();
+    const start = await browse(jar, `${setup.gate.url}/_auth/oidc/${id}/start`);
+    const callback = await passProviderPages(jar, start.headers.get('location')!, 'alice', (url) => url.startsWith(`${setup.gate.url}/_auth/oidc/${id}/callback`));
+    expect((await browse(jar, callback)).status).toBe(303);
+    return jar;
+  }
+
+  it.each([
+    ['the second entry', 'idp2', 'idp'],
+    ['the first entry', 'idp', 'idp2'],
+  ])('ends a session signed in through %s when its provider session ends, and no other', async (_what, id, otherId) => {
+    const ended = await signInThrough(id);
+    const other = await signInThrough(otherId);
+    expect((await endProviderSession(ended, setup.idp.issuer)).status).toBeLessThan(400);
+    expect((await userinfo(setup.gate, ended)).status).toBe(401);
+    expect((await userinfo(setup.gate, other)).status).toBe(200);
+  });
+});
+
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 describe('the local second factor after a provider sign-in', () => {
