@@ -167,9 +167,10 @@ async function confirmAddress(services: Services, user: User, answer: ProviderAn
 /** A first sign-in: a new account, when allowed, never one that merely shares the address. */
 async function register(services: Services, provider: OidcProvider, answer: ProviderAnswer): Promise<void> {
   const { store, clock, audit } = services;
-  for (const address of new Set([answer.email, answer.verifiedEmail])) {
-    if (address && (await store.findUserByLogin(address))) throw new ProviderFailure('oidc_email_in_use', 'email_belongs_to_an_account');
-  }
+  // Only an address the provider vouches for is compared: its owner may learn that it has an
+  // account here; anyone who merely typed it in at a provider learns nothing, and gets an account
+  // without it (when allowed) like someone without an address.
+  if (answer.verifiedEmail && (await store.findUserByLogin(answer.verifiedEmail))) throw new ProviderFailure('oidc_email_in_use', 'email_belongs_to_an_account');
   if (!mayRegister(services.config, provider, answer)) throw new ProviderFailure('oidc_registration_closed', 'auto_register_off');
   const user = await createAccount(services, answer);
   try {

@@ -19,7 +19,7 @@ export interface ProviderAnswer {
   subject: string;
   /** Only an address the provider vouches for (email_verified; GitHub: the verified primary one). */
   verifiedEmail: string | null;
-  /** Any address it gave, vouched for or not: never linked to, only checked against existing accounts. */
+  /** Any address it gave, vouched for or not: never stored, compared or linked to; only the log's reason names its absence. */
   email: string | null;
   /** A name to derive a username from. */
   username: string | null;

@@ -217,6 +217,30 @@ describe('a sign-in that must be refused', () => {
     expect((await setup.gate.services.store.listUsers()).map((user) => user.username)).not.toContain(login);
   });
 
+  it.each([
+    ['an account has it', 'bob@example.com'],
+    ['no account has it', null],
+  ])('answers a first sign-in with an address the provider has not verified alike whether %s (no account enumeration)', async (_what, email) => {
+    const captured = captureLog();
+    const setup = await setUpWithLog({ auto_register: false }, { registration: 'closed' }, captured.log);
+    started.push(setup);
+    await registerUser(setup.gate, uniqueName('admin'), email ? { email } : {});
+    const { res } = await signInAs(setup, 'bob');
+    expect(res.status).toBe(403);
+    expect(captured.refusals()).toEqual([expect.objectContaining({ error: 'oidc_registration_closed' })]);
+  });
+
+  it('creates an account without the unverified address with auto_register on, leaving the account that has the address alone', async () => {
+    const setup = await setUp({ auto_register: true }, { registration: 'closed' });
+    started.push(setup);
+    const local = await registerUser(setup.gate, uniqueName('admin'), { email: 'bob@example.com' });
+    const { res, jar } = await signInAs(setup, 'bob');
+    expect(res.status).toBe(303);
+    const { body } = await userinfo(setup.gate, jar);
+    expect(body).toMatchObject({ username: 'bob', email: null });
+    expect((await setup.gate.services.store.findUserByLogin('bob@example.com'))?.username).toBe(local.username);
+  });
+
   it('creates the account with auto_register on even while registration is closed, and lets allowed groups in', async () => {
     const setup = await setUp({ auto_register: true, groups_claim: 'groups', group_map: { 'idp-ops': 'operators' }, allowed_groups: ['operators'] }, { registration: 'closed' });
     started.push(setup);
