@@ -218,9 +218,8 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
     }
     case 'invite create': {
       const terms = inviteTerms(flags.email, flags.groups);
-      const invite = await createInvite(services, terms, inviteTtl(flags.ttl));
+      const invite = await createInvite(services, terms, inviteTtl(flags.ttl), CLI);
       const expiresAt = new Date(invite.expiresAt).toISOString();
-      await services.audit.record({ type: 'invite_created', ...CLI, details: { email: terms.email, groups: terms.groups, expires_at: expiresAt } });
       console.log(invite.url);
       console.log(`single use, expires ${expiresAt}`);
       return 0;

@@ -4,6 +4,7 @@
  * is stored; the account and the use of the invite are one transaction (Store.createUser).
  */
 import { checkGroupNames } from '../admin/groups.js';
+import type { AuditLog, Cause } from '../audit.js';
 import { Invalid, parseDuration } from '../config-values.js';
 import type { Config } from '../config.js';
 import { fail } from '../errors.js';
@@ -43,12 +44,16 @@ export function inviteTerms(email: string | undefined, groups: unknown): InviteT
   return { ...(email !== undefined && { email }), groups: checkGroupNames(groups) };
 }
 
+/** A new invite, answered once its audit event (who made it, for what) is stored. */
 export async function createInvite(
-  { oneTimeTokens, config }: { oneTimeTokens: OneTimeTokens; config: Pick<Config, 'public_url'> },
+  { oneTimeTokens, config, audit }: { oneTimeTokens: OneTimeTokens; config: Pick<Config, 'public_url'>; audit: AuditLog },
   terms: InviteTerms,
   ttlMs: number,
+  by: Cause,
 ): Promise<{ url: string; expiresAt: number }> {
   const { token, expiresAt } = await oneTimeTokens.issueExpiring('invite', null, JSON.stringify(terms), ttlMs);
+  const details = { email: terms.email, groups: terms.groups, expires_at: new Date(expiresAt).toISOString() };
+  await audit.record({ type: 'invite_created', ...by, details });
   return { url: `${config.public_url}/_auth/register?invite=${token}`, expiresAt };
 }
 

@@ -23,9 +23,7 @@ export async function inviteSomeone(scope: Scope): Promise<void> {
   const fields = await jsonFields(scope);
   const terms = inviteTerms(stringField(fields, 'email', { max: 320 }), fields['groups']);
   const ttl = inviteTtl(stringField(fields, 'ttl', { max: 32 }));
-  const { url, expiresAt } = await createInvite(services, terms, ttl);
-  const details = { email: terms.email, groups: terms.groups, expires_at: iso(expiresAt) };
-  await services.audit.record({ type: 'invite_created', ...adminCause(scope), details });
+  const { url, expiresAt } = await createInvite(services, terms, ttl, adminCause(scope));
   scope.json(201, { url, expires_at: iso(expiresAt) });
 }
 

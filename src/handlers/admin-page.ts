@@ -163,8 +163,7 @@ async function makeLink(scope: Scope, action: 'add_user' | 'invite', fields: Fie
   const terms = inviteTerms(email, groups);
   let link: { url: string; expiresAt: number };
   if (action === 'invite') {
-    link = await createInvite(services, terms, DEFAULT_INVITE_TTL);
-    await services.audit.record({ type: 'invite_created', ...by, details: { email: terms.email, groups: terms.groups, expires_at: new Date(link.expiresAt).toISOString() } });
+    link = await createInvite(services, terms, DEFAULT_INVITE_TTL, by);
   } else {
     const username = stringField(fields, 'username', { required: true, max: 256 });
     const user = await services.accounts.register({ username, email: terms.email, groups: terms.groups, emailVerified: true, by });

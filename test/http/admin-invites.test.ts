@@ -1,5 +1,6 @@
 /** Invites and accounts made by administrators (SPEC section 11), on a gatehouse whose registration is closed. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_ACTOR } from '../../src/audit.js';
 import { createInvite } from '../../src/auth/invites.js';
 import { createLogger } from '../../src/log.js';
 import { cookiesOf, formCsrf, PASSWORD, postJson, registerUser, startTestGatehouse, uniqueName, type TestGatehouse, type TokenBody } from '../helpers/gatehouse.js';
@@ -334,7 +335,7 @@ describe('an invite where every address must be confirmed (require_verified_emai
   });
   afterAll(() => strict.close());
 
-  const invited = (terms: { email?: string }) => createInvite(strict.services, { ...terms, groups: [] }, DAY);
+  const invited = (terms: { email?: string }) => createInvite(strict.services, { ...terms, groups: [] }, DAY, { actor: CLI_ACTOR });
   const registerThere = (body: Record<string, unknown>) => postJson(`${strict.url}/_auth/register`, { password: PASSWORD, ...body }, { 'x-forwarded-for': nextClient() });
 
   it('signs in at once with the address the invite names: it is confirmed', async () => {

@@ -78,6 +78,8 @@ describe('the admin page', () => {
     expect(invited.status).toBe(200);
     const link = /<code id="made-link">([^<]+)<\/code>/.exec(await invited.text())?.[1];
     expect(link).toMatch(/\/_auth\/register\?invite=/);
+    const [made] = await gate.services.store.listAuditEvents({ type: 'invite_created', limit: 1 });
+    expect(made).toMatchObject({ actorKind: 'admin', actorUsername: 'boss', details: { email: 'guest@example.com', groups: ['staff', 'ops'] } });
     const added = await act({ action: 'add_user', username: 'newcomer', email: 'newcomer@example.com', groups: 'staff' });
     expect(added.status).toBe(200);
     expect(await added.text()).toMatch(/<code id="made-link">[^<]+\/_auth\/password\/reset\?token=/);
