@@ -17,6 +17,7 @@ import { adminCause } from './admin-common.js';
 import { endAllSessions, endSession } from './admin-sessions.js';
 import { passwordLink } from './admin-invites.js';
 import { loginUrl, signedInCaller } from './common.js';
+import { decodeCursor, pageOf, queryParam } from './paging.js';
 
 const PAGE_SIZE = 50;
 const RECENT_EVENTS = 20;
@@ -62,16 +63,15 @@ async function render(scope: Scope, admin: User, extra: Pick<AdminPageInput, 'no
   const query = (params.get('query') ?? '').trim().slice(0, 128);
   const groupParam = (params.get('group') ?? '').trim();
   const group = groupParam === '' ? '' : checkGroupName(groupParam);
-  const after = params.get('after')?.slice(0, 320) || undefined;
+  // The same cursor as GET /_auth/admin/users: the position is the username, read back as its key.
+  const after = decodeCursor(queryParam(params, 'cursor'), loginKey);
   const [users, groups, selected] = await Promise.all([
     store.findUsers({ query: query || undefined, group: group || undefined, limit: PAGE_SIZE + 1, after }),
     store.listGroups({ limit: 200 }),
     selectedUser(scope, params.get('user')),
   ]);
-  const more = users.length > PAGE_SIZE;
-  const shown = users.slice(0, PAGE_SIZE);
-  const nextCursor = more ? loginKey(shown.at(-1)!.username) : null;
-  scope.form(200, (nonce, csrf) => adminPage({ nonce, csrf, admin: admin.username, query, group, groups, users: shown, nextCursor, selected, ...extra }));
+  const { items, next_cursor } = pageOf(users, PAGE_SIZE, (user) => user.username);
+  scope.form(200, (nonce, csrf) => adminPage({ nonce, csrf, admin: admin.username, query, group, groups, users: items, nextCursor: next_cursor, selected, ...extra }));
 }
 
 async function selectedUser(scope: Scope, id: string | null): Promise<AdminUserDetail | undefined> {

@@ -454,7 +454,7 @@ export const OPERATIONS: Operations = {
     query: {
       query: 'Part of the username or email address.',
       group: 'Only members of this group.',
-      after: 'The list goes on after this username (the page\'s "next" link).',
+      cursor: 'Where the list goes on (the page\'s "More people" link), as in GET /_auth/admin/users.',
       user: 'The id of the person to show.',
       notice: 'What the last action did (a key the page names).',
       error: 'Why the last action was refused (a code of the catalogue).',

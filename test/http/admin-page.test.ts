@@ -154,6 +154,25 @@ describe('the admin page', () => {
     expect((await open('?group=bad%20name')).status).toBe(400);
   });
 
+  it('pages through everyone with its "More people" link, each person once, a long Unicode name too', async () => {
+    const passwordHash = await gate.services.passwords.hash(PASSWORD);
+    // NFKC makes this 64-character name's key 18 times as long: the cursor must still lead on.
+    const names = [...Array.from({ length: 55 }, (_, i) => `crowd${String(i).padStart(2, '0')}`), '\ufdfa'.repeat(64)];
+    for (const username of names) await gate.services.store.createUser({ username, passwordHash, now: Date.now() });
+    const seen: string[] = [];
+    for (let next: string | undefined = '', pages = 0; next !== undefined; pages++) {
+      expect(pages).toBeLessThan(10);
+      const html: string = await (await open(next)).text();
+      seen.push(...[...html.matchAll(/<td><a href="\/_auth\/admin\?user=[^"]+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]!));
+      const more: string | undefined = /<a href="\/_auth\/admin(\?[^"]+)">More people<\/a>/.exec(html)?.[1];
+      next = more?.replaceAll('&amp;', '&');
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    const everyone = await gate.services.store.findUsers({ limit: 200 });
+    expect(seen.sort()).toEqual(everyone.map((user) => user.username).sort());
+    expect(seen).toContain('\ufdfa'.repeat(64));
+  });
+
   it('escapes a hostile username wherever it shows', async () => {
     const { id } = await createUser('x"><img src=x onerror=alert(1)>');
     const html = await (await open(`?user=${id}`)).text();
