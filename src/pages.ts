@@ -2,6 +2,7 @@
  * The HTML pages gatehouse serves itself. No external assets, no scripts; the one
  * inline style block carries the response's CSP nonce.
  */
+import { UNKNOWN_DEVICE } from './auth/devices.js';
 import { escapeHtml } from './escape.js';
 
 const STYLE = `
@@ -211,7 +212,7 @@ export function accountPage({ nonce, csrf, user, passkeys, sessions, currentSess
     .join('');
   const ownSessions = sessions
     .map(
-      (s) => `<li><span><strong>${escapeHtml(s.device ?? 'unknown')}</strong>${s.address ? ` from ${escapeHtml(s.address)}` : ''}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}<br>
+      (s) => `<li><span><strong>${escapeHtml(s.device ?? UNKNOWN_DEVICE)}</strong>${s.address ? ` from ${escapeHtml(s.address)}` : ''}${s.id === currentSession ? ' <strong>(this one)</strong>' : ''}<br>
 <small>started ${day(s.createdAt)}, last used ${day(s.lastUsedAt)}</small></span>
 ${s.id === currentSession ? '' : `<button type="button" data-end-session="${escapeHtml(s.id)}">End</button>`}</li>`,
     )

@@ -6,6 +6,7 @@
 import { checkGroupName } from '../admin/groups.js';
 import type { Cause } from '../audit.js';
 import { checkFormToken } from '../auth/csrf.js';
+import { UNKNOWN_DEVICE } from '../auth/devices.js';
 import { createInvite, DEFAULT_INVITE_TTL, inviteTerms } from '../auth/invites.js';
 import { adminPage, type AdminPageInput, type AdminUserDetail } from '../admin-page.js';
 import { ERRORS, fail, HttpError, type ErrorCode } from '../errors.js';
@@ -83,7 +84,7 @@ async function selectedUser(scope: Scope, id: string | null): Promise<AdminUserD
     ...user,
     factors: details.factors,
     bannedUntil: details.bannedUntil ?? null,
-    sessions: details.sessions.map((s) => ({ ...s, device: s.device ?? 'unknown', address: s.address ?? '' })),
+    sessions: details.sessions.map((s) => ({ ...s, device: s.device ?? UNKNOWN_DEVICE, address: s.address ?? '' })),
     events: events.map((e) => ({ at: e.at, type: e.type, actor: e.actorUsername ?? e.actorKind, address: e.address })),
   };
 }
