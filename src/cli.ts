@@ -20,7 +20,7 @@ import { checkGroupName, checkGroupNames } from './admin/groups.js';
 import { loginKey, type Store, type StoredAuditEvent, type User } from './store/types.js';
 import { sessionJson } from './handlers/admin-common.js';
 import { endAllSessions, endSession, liveSessions } from './handlers/admin-sessions.js';
-import { passwordLink } from './handlers/admin-invites.js';
+import { addPerson } from './handlers/admin-invites.js';
 import { createInvite, inviteTerms, inviteTtl } from './auth/invites.js';
 import { MAX_LIMIT } from './handlers/paging.js';
 
@@ -198,19 +198,14 @@ async function runTask(services: Services, [noun, verb, name, ...rest]: string[]
       const ttl = inviteTtl(flags.ttl);
       // An empty password (empty stdin, or Enter at the prompt): the account has none until its user sets one through the link.
       const password = (await readPassword()) || undefined;
-      const created = await accounts.register({
-        username: name,
-        email: flags.email,
-        password,
-        admin: flags.admin,
-        groups: checkGroupNames(flags.groups),
-        // An address an administrator sets counts as confirmed (SPEC section 5).
-        emailVerified: true,
-        by: CLI,
-      });
+      const { user: created, link } = await addPerson(
+        services,
+        { username: name, email: flags.email, password, admin: flags.admin, groups: checkGroupNames(flags.groups) },
+        CLI,
+        ttl,
+      );
       console.log(`created ${created.username}${created.groups.includes('admins') ? ' (admin)' : ''}`);
-      if (password === undefined) {
-        const link = await passwordLink(services, created, ttl);
+      if (link) {
         console.log(`${created.username} has no password yet; this single-use link sets one until ${new Date(link.expiresAt).toISOString()}:`);
         console.log(link.url);
       }

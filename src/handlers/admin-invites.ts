@@ -6,6 +6,7 @@ import { parseBody, stringField, type Fields } from '../http.js';
 import type { Scope } from '../scope.js';
 import type { Services } from '../services.js';
 import type { User } from '../store/types.js';
+import type { Cause } from '../audit.js';
 import { adminCause, userJson } from './admin-common.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -33,20 +34,32 @@ export async function inviteSomeone(scope: Scope): Promise<void> {
  * answer holds `invite`: a single-use link to the password-reset page, where the user sets one.
  */
 export async function addUser(scope: Scope): Promise<void> {
-  const { services } = scope;
   const fields = await jsonFields(scope);
-  const email = stringField(fields, 'email', { max: 320 });
-  const password = stringField(fields, 'password', { max: 8192 });
-  const user = await services.accounts.register({
-    username: stringField(fields, 'username', { required: true, max: 256 }),
-    email,
-    password,
-    groups: checkGroupNames(fields['groups']),
-    emailVerified: true,
-    by: adminCause(scope),
-  });
-  const invite = password === undefined ? await passwordLink(services, user, DEFAULT_INVITE_TTL) : undefined;
-  scope.json(201, { ...userJson(user), ...(invite && { invite: { url: invite.url, expires_at: iso(invite.expiresAt) } }) });
+  const { user, link } = await addPerson(
+    scope.services,
+    {
+      username: stringField(fields, 'username', { required: true, max: 256 }),
+      email: stringField(fields, 'email', { max: 320 }),
+      password: stringField(fields, 'password', { max: 8192 }),
+      groups: checkGroupNames(fields['groups']),
+    },
+    adminCause(scope),
+  );
+  scope.json(201, { ...userJson(user), ...(link && { invite: { url: link.url, expires_at: iso(link.expiresAt) } }) });
+}
+
+/**
+ * An account an administrator (or the CLI) adds: its address counts as confirmed (SPEC
+ * section 5). Without a password, `link` is a single-use link with which its owner sets one.
+ */
+export async function addPerson(
+  services: Pick<Services, 'accounts' | 'oneTimeTokens' | 'config'>,
+  person: { username: string; email?: string; password?: string; groups: string[]; admin?: boolean },
+  by: Cause,
+  linkTtlMs = DEFAULT_INVITE_TTL,
+): Promise<{ user: User; link?: { url: string; expiresAt: number } }> {
+  const user = await services.accounts.register({ ...person, emailVerified: true, by });
+  return { user, ...(person.password === undefined && { link: await passwordLink(services, user, linkTtlMs) }) };
 }
 
 /** A single-use link with which a user without a password sets one (the reset page), then signs in with it. */

@@ -16,7 +16,7 @@ import type { Scope } from '../scope.js';
 import { loginKey, type User } from '../store/types.js';
 import { adminCause } from './admin-common.js';
 import { endAllSessions, endSession } from './admin-sessions.js';
-import { passwordLink } from './admin-invites.js';
+import { addPerson } from './admin-invites.js';
 import { loginUrl, signedInCaller } from './common.js';
 import { decodeCursor, pageOf, queryParam } from './paging.js';
 
@@ -167,8 +167,7 @@ async function makeLink(scope: Scope, action: 'add_user' | 'invite', fields: Fie
     link = await createInvite(services, terms, DEFAULT_INVITE_TTL, by);
   } else {
     const username = stringField(fields, 'username', { required: true, max: 256 });
-    const user = await services.accounts.register({ username, email: terms.email, groups: terms.groups, emailVerified: true, by });
-    link = await passwordLink(services, user, DEFAULT_INVITE_TTL);
+    link = (await addPerson(services, { username, ...terms }, by)).link!;
   }
   await render(scope, scope.caller.user, { link, notice: action === 'invite' ? 'Invite made.' : 'Account added; give its owner the link to set a password.' });
 }
