@@ -119,15 +119,12 @@ export async function accountFor(services: Services, provider: OidcProvider, ans
   const known = await services.store.findOidcIdentity(answer.issuer, answer.subject);
   if (!known) await register(services, provider, answer);
   const merging = known ? await keepingLastAdmin(services, provider, known, granted) : granted;
-  let groupsChanged = false;
-  const user = await services.store.signInWithOidcIdentity({ ...identityOf(answer), now: services.clock.now() }, (current, previous) => {
-    const merged = mergeGroups(merging)(current, previous);
-    groupsChanged = merged.groups.length !== current.length || merged.groups.some((group) => !current.includes(group));
-    return merged;
-  });
-  if (!user) throw new ProviderFailure('oidc_state_invalid', 'identity_vanished');
+  const now = services.clock.now();
+  const signedIn = await services.store.signInWithOidcIdentity({ ...identityOf(answer), now }, mergeGroups(merging));
+  if (!signedIn) throw new ProviderFailure('oidc_state_invalid', 'identity_vanished');
+  const { user, claimsChanged } = signedIn;
   // The store marked the account's other sessions: their tokens with the old groups stop being trusted here at once.
-  if (groupsChanged) await services.revocations.sync();
+  services.revocations.claimsChanged(claimsChanged.map((sessionId) => ({ sessionId, at: now })));
   if (user.disabled) throw new ProviderFailure('oidc_account_disabled', 'user_disabled');
   const confirmed = await confirmAddress(services, user, answer);
   if (mustConfirmEmail(confirmed, services.config)) throw new ProviderFailure('oidc_email_unverified', 'require_verified_email');

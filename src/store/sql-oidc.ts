@@ -1,7 +1,7 @@
 /** The Store contract's identities at other providers (SPEC section 12), over SQL. */
 import { NO_PASSWORD } from '../auth/passwords.js';
 import type { Db, Row } from './db.js';
-import { CLAIMS_MARK } from './sql-people.js';
+import { markClaimsChanged } from './sql-people.js';
 import { StoreConflict, type OidcIdentity, type Store, type User } from './types.js';
 
 type OidcStore = Pick<
@@ -76,10 +76,7 @@ export function oidcIdentities(db: Db, findUser: (id: string) => Promise<User | 
           const changed = await tx.run('UPDATE users SET groups = ? WHERE id = ? AND groups = ?', [JSON.stringify(groups), user.id, JSON.stringify(user.groups)]);
           if (changed === 0) continue;
           // Like an administrator's change of groups: tokens minted before it stop being trusted (setGroupMember).
-          if (!sameGroups(groups, user.groups)) {
-            const marked = await tx.all('UPDATE sessions SET claims_changed_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, user.id]);
-            await tx.notify('gatehouse_revocations', marked.map((session) => `${String(session['id'])}${CLAIMS_MARK}${now}`));
-          }
+          const claimsChanged = sameGroups(groups, user.groups) ? [] : await markClaimsChanged(tx, user.id, now);
           await tx.run('UPDATE oidc_identities SET groups = ?, email = ?, last_used_at = ? WHERE issuer = ? AND subject = ?', [
             JSON.stringify(added),
             email,
@@ -87,7 +84,7 @@ export function oidcIdentities(db: Db, findUser: (id: string) => Promise<User | 
             issuer,
             subject,
           ]);
-          return { ...user, groups };
+          return { user: { ...user, groups }, claimsChanged };
         }
         throw new Error('the account\'s groups kept changing during the sign-in');
       }, { key: `oidc:${issuer}:${subject}` });

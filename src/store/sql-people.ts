@@ -27,6 +27,17 @@ const KEEPS_AN_ADMIN = `(NOT EXISTS (${ENABLED_ADMINS} AND g.user_id = ?) OR EXI
 /** A separator no session id (base64url) holds: a claims change travels beside revocations as `<session id>@<ms>`. */
 export const CLAIMS_MARK = '@';
 
+/**
+ * Marks the user's live sessions as holding outdated claims (their tokens minted before `now`
+ * stop being trusted) and tells the other replicas; returns the marked sessions' ids.
+ */
+export async function markClaimsChanged(tx: Queries, userId: string, now: number): Promise<string[]> {
+  const rows = await tx.all('UPDATE sessions SET claims_changed_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
+  const sessionIds = rows.map((row) => String(row['id']));
+  await tx.notify('gatehouse_revocations', sessionIds.map((id) => `${id}${CLAIMS_MARK}${now}`));
+  return sessionIds;
+}
+
 export function people(db: Db, toUser: (row: Record<string, unknown>) => User): People {
   const pg = db.dialect === 'postgres';
   /** Statements in one transaction: on PostgreSQL under the last-admin lock, each after the one before changed a row. */
@@ -76,13 +87,11 @@ export function people(db: Db, toUser: (row: Record<string, unknown>) => User): 
   return {
     async setGroupMember({ userId, group, member, now }) {
       let sessionIds: string[] = [];
-      const mark = (tx: Queries) => tx.all('UPDATE sessions SET claims_changed_at = ? WHERE user_id = ? AND revoked_at IS NULL RETURNING id', [now, userId]);
       const [changed] = await guarded(
         // SQLite: the sessions are marked only if the groups changed (changes() of the statement before).
         [groupUpdate(userId, group, member), ...(pg ? [] : [{ sql: 'UPDATE sessions SET claims_changed_at = ? WHERE user_id = ? AND revoked_at IS NULL AND changes() > 0', args: [now, userId] }])],
         async (tx) => {
-          sessionIds = (await mark(tx)).map((row) => String(row['id']));
-          await tx.notify('gatehouse_revocations', sessionIds.map((id) => `${id}${CLAIMS_MARK}${now}`));
+          sessionIds = await markClaimsChanged(tx, userId, now);
         },
       );
       if (changed !== 1) return { result: await whyUnchanged(userId, (user) => user.groups.includes(group) === member), sessionIds: [] };

@@ -379,13 +379,13 @@ export interface Store {
   /**
    * A sign-in through the identity: its email and use time, and the account's groups with
    * `computeGroups(current groups, groups the identity added last time)`, which returns the
-   * account's new groups and the ones the identity adds now. Returns the updated user.
-   * When the groups change, the user's live sessions are marked as by setGroupMember.
+   * account's new groups and the ones the identity adds now. Returns the updated user and,
+   * when the groups changed, the live sessions it marked as setGroupMember does.
    */
   signInWithOidcIdentity(
     identity: { issuer: string; subject: string; email: string | null; now: number },
     computeGroups: (current: string[], previous: string[]) => { groups: string[]; added: string[] },
-  ): Promise<User | undefined>;
+  ): Promise<{ user: User; claimsChanged: string[] } | undefined>;
   /** Remembers that a gatehouse session came from a provider's session, for back-channel logout. */
   recordOidcSession(link: { sessionId: string; issuer: string; subject: string; sid: string | null }): Promise<void>;
   /** The live gatehouse sessions that came from the provider's session `sid`, or from any session of `subject`. */
